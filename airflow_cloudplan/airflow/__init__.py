@@ -1,0 +1,1 @@
+"""Airflow glue: the only package of airflow_cloudplan that imports Airflow."""

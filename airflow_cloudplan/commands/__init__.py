@@ -1,0 +1,1 @@
+"""One module per ``cloudplan`` subcommand (see :mod:`airflow_cloudplan.cli`)."""
