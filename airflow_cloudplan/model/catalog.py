@@ -9,8 +9,8 @@ throughput) for one or more providers. It is pure data; loaders live in
 from __future__ import annotations
 
 from datetime import date
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

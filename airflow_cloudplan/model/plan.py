@@ -82,7 +82,7 @@ class CostBreakdown(Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def total_usd(self) -> float:
-        """compute + storage + network."""
+        """Compute + storage + network."""
         return self.compute_usd + self.storage_usd + self.network_usd
 
 

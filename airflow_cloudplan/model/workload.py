@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from airflow_cloudplan.model.catalog import Frozen, NonNegFloat, PositiveFloat
+from airflow_cloudplan.model.catalog import Frozen, NonNegFloat, PositiveFloat, TierKind
 
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_\-]*$")]
 
@@ -149,6 +149,12 @@ class Stage(Frozen):
     epochs: int = Field(default=1, ge=1, description="passes over the inputs (training)")
     public_endpoint: bool = False
     allowed_regions: tuple[str, ...] | None = None
+    instance_types: tuple[str, ...] | None = Field(
+        default=None, description="restrict candidates to these instance types"
+    )
+    tiers: tuple[TierKind, ...] | None = Field(
+        default=None, description="restrict candidates to these service tiers"
+    )
     airflow: AirflowBinding | None = None
     owner: str = "data-platform"
 
@@ -283,6 +289,35 @@ class StageProfile(Frozen):
     prediction: RuntimePrediction | None = None
     source: str = Field(default="metadb", description="metadb, rest, trace")
     note: str = ""
+
+
+STAGE_METRICS_XCOM_KEY = "cloudplan_stage_metrics"
+"""XCom key under which every stage operator run records its :class:`StageRunMetrics`."""
+
+
+class StageRunMetrics(Frozen):
+    """What one stage-operator run measured.
+
+    Pushed as JSON to XCom ``STAGE_METRICS_XCOM_KEY`` so the profiler can read it from the
+    metadata DB.
+    """
+
+    pipeline: str
+    stage: str
+    kind: StageKind
+    duration_s: NonNegFloat
+    bytes_read: NonNegFloat = 0.0
+    bytes_written: NonNegFloat = 0.0
+    rows_read: NonNegFloat = 0.0
+    rows_written: NonNegFloat = 0.0
+    read_ops: NonNegFloat = 0.0
+    write_ops: NonNegFloat = 0.0
+    read_pattern: Archetype | None = None
+    cpu_seconds: NonNegFloat = 0.0
+    peak_memory_mb: NonNegFloat = 0.0
+    accelerator_utilisation: float | None = Field(default=None, ge=0, le=1)
+    errors: int = Field(default=0, ge=0)
+    plan_version: str | None = None
 
 
 class ProfileSet(Frozen):

@@ -1,0 +1,1 @@
+"""Placement & scaling optimizer: candidates, (C, L, R) models, exact Pareto search."""
