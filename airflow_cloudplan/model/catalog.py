@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,9 +20,20 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 
 
 class Frozen(BaseModel):
-    """Base for all domain models: immutable, strict about unknown fields."""
+    """Base for all domain models: immutable, strict about unknown fields.
+
+    Computed fields (such as ``StageOption.id``) are written to JSON for readers, and
+    dropped again on validation so every model round-trips exactly.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.model_computed_fields:
+            return {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        return data
 
 
 class Signal(StrEnum):
@@ -85,6 +96,12 @@ class TierCapabilities(Frozen):
     max_request_timeout_s: float | None = Field(
         default=None, description="hard limit on one invocation, e.g. 900 s for Lambda"
     )
+    max_vcpus: PositiveFloat | None = Field(
+        default=None, description="largest replica the tier can host (e.g. 16 vCPU on Fargate)"
+    )
+    max_memory_gib: PositiveFloat | None = Field(
+        default=None, description="largest replica memory the tier can host (e.g. 120 GiB)"
+    )
 
 
 class ServiceTier(Frozen):
@@ -101,7 +118,17 @@ class ServiceTier(Frozen):
     capabilities: TierCapabilities
     price_multiplier: PositiveFloat = 1.0
     fixed_usd_per_hour: NonNegFloat = 0.0
+    replicas_per_fee: int = Field(
+        default=1, ge=1, description="replicas sharing one fixed fee, e.g. nodes per EKS cluster"
+    )
     source: Source | None = None
+
+    def replica_usd_per_hour(self, instance_usd_per_hour: float) -> float:
+        """Hourly price of one replica on this tier given the instance's hourly price."""
+        return (
+            instance_usd_per_hour * self.price_multiplier
+            + self.fixed_usd_per_hour / self.replicas_per_fee
+        )
 
 
 class Accelerator(Frozen):
