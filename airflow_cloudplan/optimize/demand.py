@@ -1,0 +1,268 @@
+"""What a stage needs and how an option provides it: the inputs shared by every model.
+
+Cost, latency and candidate enumeration all read the same resolved numbers from here, so
+that no two models disagree about a stage's load or data volumes:
+
+* :func:`resolve_demand` merges the declared spec with a measured :class:`StageProfile`
+  (a profile with ``n_runs > 0`` overrides what it measured: arrival rate/cv²/peak, CPU
+  seconds, peak memory, bytes read, archetype);
+* :func:`online_capacity` turns a scaling policy into replicas at peak and mean replicas
+  paid for (the scaling model of docs/models.md §2);
+* :func:`data_reads` splits each read dataset into local, remote, cached and copied GB per
+  run according to the access strategy (docs/models.md §3).
+
+Constants below are modelling assumptions; each is named, documented and used once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from airflow_cloudplan.model.catalog import InstanceType, ServiceTier
+from airflow_cloudplan.model.context import PlanningInput
+from airflow_cloudplan.model.plan import AccessStrategy, ScalingPolicy, StageOption
+from airflow_cloudplan.model.workload import Archetype, ExecutionMode
+
+HOURS_PER_MONTH = 730.0
+"""Hours in an average month (8,760 / 12), the billing period of every cost."""
+DAYS_PER_MONTH = 30.4
+"""Days in an average month: runs/month = runs_per_day × 30.4."""
+SERVICE_CV2 = 1.0
+"""Squared coefficient of variation of one request's service time (exponential-like)."""
+TARGET_UTILISATION = 0.7
+"""Utilisation an autoscaler (rule-based or predictive) keeps its replicas at."""
+PREDICTIVE_RESIDUAL = 0.05
+"""Over-provisioning of a predictive autoscaler on a regular (Poisson) load."""
+PREDICTIVE_BURST_PENALTY = 0.25
+"""Extra residual per unit of cv² above 1: bursts are what a forecast cannot see."""
+RULE_REACTION_S = 60.0
+"""Evaluation period of a threshold rule: headroom = √cv² · step / (step + 60 s)."""
+CACHE_HIT_RATIO = 0.8
+"""Share of reads a regional cache serves (misses go to the dataset's home region)."""
+CACHE_SIZE_FRACTION = 0.25
+"""Share of a dataset a regional cache holds (its working set)."""
+LOCAL_PARTITION_SHARE = 0.8
+"""Share of a dataset partitioned locality places (and reads) in the stage's region."""
+REPLICA_AMORTISATION_MONTHS = 12.0
+"""The one-off copy of a replica or partition is paid over this many months."""
+MEMORY_HEADROOM = 1.25
+"""Measured peak memory × 1.25 is what an instance must hold."""
+
+
+@dataclass(frozen=True)
+class StageDemand:
+    """A stage's resolved workload: spec numbers, overridden by measured ones."""
+
+    stage: str
+    mode: ExecutionMode
+    runs_per_day: float
+    mean_rps: float
+    arrival_cv2: float
+    peak_to_mean: float
+    active_hours_per_day: float
+    vcpu_seconds: float
+    memory_gib: float
+    parallel_fraction: float
+    accelerator: str | None
+    accelerator_speedup: float
+    service_ms: float
+    service_cv2: float
+    epochs: int
+    archetype: Archetype
+    read_gb: dict[str, float]
+    measured: bool
+
+    @property
+    def online(self) -> bool:
+        """Served per request/record (queueing model) rather than run to completion."""
+        return self.mode in (ExecutionMode.ONLINE, ExecutionMode.STREAMING)
+
+    @property
+    def runs_per_month(self) -> float:
+        """Pipeline runs per month (batch)."""
+        return self.runs_per_day * DAYS_PER_MONTH
+
+    @property
+    def requests_per_month(self) -> float:
+        """Requests (records) per month (online/streaming)."""
+        return self.mean_rps * 3600.0 * self.active_hours_per_day * DAYS_PER_MONTH
+
+
+def resolve_demand(inp: PlanningInput, stage_name: str) -> StageDemand:
+    """The stage's workload: declared spec, with measured profile values taking precedence."""
+    stage = inp.pipeline.stage_by_name[stage_name]
+    datasets = inp.pipeline.dataset_by_name
+    runs_per_day = stage.load.runs_per_day
+    mean_rps = stage.load.mean_rps
+    cv2 = stage.load.cv2
+    peak = stage.load.peak_to_mean
+    vcpu_s = stage.compute.vcpu_seconds
+    memory = stage.compute.memory_gib
+    read_gb = {n: datasets[n].size_gb for n in dict.fromkeys(stage.reads) if n in datasets}
+    archetype = Archetype.LARGE_SEQUENTIAL
+    if read_gb:
+        archetype = datasets[max(read_gb, key=lambda n: read_gb[n])].archetype
+    profile = inp.profile_of(stage_name)
+    measured = profile is not None and profile.n_runs > 0
+    if profile is not None and measured:
+        if profile.arrivals is not None:
+            if stage.mode is ExecutionMode.BATCH:
+                runs_per_day = max(profile.arrivals.rate_per_s * 86400.0, 1e-6)
+            else:
+                mean_rps = profile.arrivals.rate_per_s
+            cv2 = profile.arrivals.cv2
+            peak = profile.arrivals.peak_to_mean
+        if profile.resources is not None:
+            if profile.resources.cpu_seconds > 0:
+                vcpu_s = profile.resources.cpu_seconds
+            if profile.resources.peak_memory_mb > 0:
+                memory = profile.resources.peak_memory_mb / 1024.0 * MEMORY_HEADROOM
+        if profile.io is not None and profile.io.bytes_read > 0 and read_gb:
+            per_epoch = profile.io.bytes_read / 1e9 / stage.epochs
+            total = sum(read_gb.values())
+            read_gb = {n: per_epoch * v / total for n, v in read_gb.items()}
+        if profile.archetype is not None:
+            archetype = profile.archetype
+        elif profile.io is not None and profile.io.read_pattern is not None:
+            archetype = profile.io.read_pattern
+    return StageDemand(
+        stage=stage_name,
+        mode=stage.mode,
+        runs_per_day=runs_per_day,
+        mean_rps=mean_rps,
+        arrival_cv2=cv2,
+        peak_to_mean=peak,
+        active_hours_per_day=stage.load.active_hours_per_day,
+        vcpu_seconds=vcpu_s,
+        memory_gib=memory,
+        parallel_fraction=stage.compute.parallel_fraction,
+        accelerator=stage.compute.accelerator,
+        accelerator_speedup=stage.compute.accelerator_speedup,
+        service_ms=stage.compute.service_ms_per_request,
+        service_cv2=SERVICE_CV2,
+        epochs=stage.epochs,
+        archetype=archetype,
+        read_gb=read_gb,
+        measured=measured,
+    )
+
+
+def accelerated(itype: InstanceType, demand: StageDemand) -> bool:
+    """The instance carries the stage's preferred accelerator."""
+    return (
+        demand.accelerator is not None
+        and itype.accelerator is not None
+        and itype.accelerator.name.lower() == demand.accelerator.lower()
+    )
+
+
+def servers_per_replica(itype: InstanceType, demand: StageDemand) -> int:
+    """Requests one replica serves at once: one per accelerator, else one per vCPU."""
+    if accelerated(itype, demand):
+        assert itype.accelerator is not None  # narrowed by accelerated()
+        return itype.accelerator.count
+    return max(1, math.floor(itype.vcpus))
+
+
+def service_ms(itype: InstanceType, demand: StageDemand) -> float:
+    """Mean service time of one request on one server of this instance type."""
+    if accelerated(itype, demand):
+        return demand.service_ms / demand.accelerator_speedup
+    return demand.service_ms
+
+
+@dataclass(frozen=True)
+class OnlineCapacity:
+    """Replicas an online option runs: at peak (latency) and on average (cost)."""
+
+    replicas_at_peak: int
+    mean_replicas_active: float
+    mean_replicas_idle: float
+    headroom: float
+    work_at_peak: float
+
+
+def scaling_headroom(scaling: ScalingPolicy, tier: ServiceTier, cv2: float) -> float:
+    """Over-provisioning an autoscaler pays on top of load/target (0 for static)."""
+    if scaling is ScalingPolicy.PREDICTIVE:
+        return PREDICTIVE_RESIDUAL + PREDICTIVE_BURST_PENALTY * max(0.0, cv2 - 1.0)
+    if scaling is ScalingPolicy.RULE_BASED:
+        step = tier.capabilities.scale_step_s
+        return math.sqrt(cv2) * step / (step + RULE_REACTION_S)
+    return 0.0
+
+
+def online_capacity(
+    option: StageOption, tier: ServiceTier, itype: InstanceType, demand: StageDemand
+) -> OnlineCapacity:
+    """Replicas at peak and mean replicas under the option's scaling policy.
+
+    With μ_r = servers × 1000 / service_ms requests/s per replica, peak work
+    r_p = λ̄·P/μ_r and mean work r̄ = λ̄/μ_r (in replicas):
+    static runs replicas_max always; autoscaled policies run
+    clamp(⌈r_p/ρ*⌉) at peak and clamp(r̄/ρ* × (1 + h)) on average while active,
+    replicas_min while idle, with h = :func:`scaling_headroom`.
+    """
+    mu_r = servers_per_replica(itype, demand) * 1000.0 / service_ms(itype, demand)
+    r_peak = demand.mean_rps * demand.peak_to_mean / mu_r
+    r_mean = demand.mean_rps / mu_r
+    lo, hi = option.replicas_min, option.replicas_max
+    if option.scaling is ScalingPolicy.STATIC:
+        return OnlineCapacity(hi, float(hi), float(hi), 0.0, r_peak)
+    h = scaling_headroom(option.scaling, tier, demand.arrival_cv2)
+    at_peak = min(hi, max(lo, 1, math.ceil(r_peak / TARGET_UTILISATION - 1e-9)))
+    mean_active = min(float(hi), max(float(lo), r_mean / TARGET_UTILISATION * (1.0 + h)))
+    return OnlineCapacity(at_peak, mean_active, float(lo), h, r_peak)
+
+
+@dataclass(frozen=True)
+class DatasetReads:
+    """How one read dataset reaches a stage under an access strategy, per run.
+
+    ``local_gb``/``remote_gb``/``cache_gb`` are GB read per run (all epochs) from the
+    stage's region, across regions, and from a regional cache. ``copy_gb`` is the size of
+    a copy kept in the stage's region (replica, partition or cache) and ``sync_gb_month``
+    the GB/month that keep it current (amortised first copy + growth).
+    """
+
+    dataset: str
+    home_region: str
+    local_gb: float
+    remote_gb: float
+    cache_gb: float
+    copy_gb: float
+    sync_gb_month: float
+
+
+def data_reads(inp: PlanningInput, option: StageOption, demand: StageDemand) -> list[DatasetReads]:
+    """Per read dataset, where the bytes of one run come from (docs/models.md §3)."""
+    datasets = inp.pipeline.dataset_by_name
+    out: list[DatasetReads] = []
+    for name, gb in demand.read_gb.items():
+        d = datasets[name]
+        per_run = gb * demand.epochs
+        growth = d.growth_gb_per_day * DAYS_PER_MONTH
+        first_copy = d.size_gb / REPLICA_AMORTISATION_MONTHS
+        local = remote = cache = copy = sync = 0.0
+        is_home = d.home_region == option.region
+        if option.access is AccessStrategy.REGIONAL_CACHE:
+            cache = per_run * CACHE_HIT_RATIO
+            if is_home:
+                local = per_run - cache
+            else:
+                remote = per_run - cache
+            copy = d.size_gb * CACHE_SIZE_FRACTION
+        elif is_home or option.access is AccessStrategy.SELECTIVE_REPLICATION:
+            local = per_run
+            if not is_home:
+                copy, sync = d.size_gb, first_copy + growth
+        elif option.access is AccessStrategy.PARTITIONED_LOCALITY:
+            local = per_run * LOCAL_PARTITION_SHARE
+            remote = per_run - local
+            copy = d.size_gb * LOCAL_PARTITION_SHARE
+            sync = (first_copy + growth) * LOCAL_PARTITION_SHARE
+        else:  # direct access to a remote dataset: every epoch crosses regions
+            remote = per_run
+        out.append(DatasetReads(name, d.home_region, local, remote, cache, copy, sync))
+    return out
