@@ -171,7 +171,7 @@ def egress_usd_per_gb(catalog: Catalog, src: str, dst: str) -> float:
 def resolve_storage(catalog: Catalog, kind: StorageKind | str) -> StorageClass:
     """The first storage class of a kind (object, block, cache) or with this id."""
     for s in catalog.storage:
-        if kind in (s.id, s.kind, getattr(kind, "value", None)):
+        if kind in (s.id, s.kind):  # StorageKind is a StrEnum: "object" == OBJECT
             return s
     names = [s.id for s in catalog.storage] + [s.kind.value for s in catalog.storage]
     raise _unknown("storage class", str(getattr(kind, "value", kind)), names, "storage")

@@ -422,15 +422,8 @@ def build_catalog(data_dir: Path, snapshot_date: date = SNAPSHOT_DATE) -> Catalo
 
 
 def catalog_json(catalog: Catalog) -> str:
-    """The canonical on-disk form: indented, model key order, signal sets sorted.
-
-    Sets serialise in hash order, which changes between interpreter runs; sorting them
-    keeps the committed file byte-stable.
-    """
-    doc = catalog.model_dump(mode="json")
-    for tier in doc["tiers"]:
-        tier["capabilities"]["signals"] = sorted(tier["capabilities"]["signals"])
-    return json.dumps(doc, indent=1) + "\n"
+    """The canonical on-disk form: indented, in the model's key order."""
+    return json.dumps(catalog.model_dump(mode="json"), indent=1) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -102,6 +102,11 @@ class TierCapabilities(Frozen):
     max_memory_gib: PositiveFloat | None = Field(
         default=None, description="largest replica memory the tier can host (e.g. 120 GiB)"
     )
+
+    @field_serializer("signals", when_used="json")
+    def _signals_sorted(self, signals: frozenset[Signal]) -> list[Signal]:
+        # Sets serialise in hash order, which changes between runs; JSON must be stable.
+        return sorted(signals)
 
 
 class ServiceTier(Frozen):
