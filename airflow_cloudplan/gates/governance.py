@@ -1,0 +1,212 @@
+"""Governance gate (C1): residency, replication, public endpoints, identity, audit, exposure.
+
+Each rule is one small function with a stable rule id; no check appears in two gates.
+Per-option rules prune candidates before the solver; the plan-level rules at the bottom
+(total exposure budget, one shared identity across classes) couple stages, so the
+optimizer enforces them as MILP constraints and :func:`check_plan_governance` re-checks a
+finished assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from airflow_cloudplan.gates.context import GateContext, Rule, class_field
+from airflow_cloudplan.gates.exposure import stage_sensitivity
+from airflow_cloudplan.gates.validate import allowed_regions_of, region_allowed
+from airflow_cloudplan.model.context import PlanningInput
+from airflow_cloudplan.model.plan import Isolation, StageOption, Violation
+
+GATE = "governance"
+
+
+def residency_placement(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.residency.placement``: the stage runs only where all its data classes may live."""
+    out: list[Violation] = []
+    for source, cls in ctx.placement_classes(stage):
+        if region_allowed(ctx.inp, cls, option.region):
+            continue
+        out.append(Violation(
+            gate=GATE, rule_id="gov.residency.placement", stage=stage,
+            field=class_field(ctx.inp, cls, "allowed_regions"),
+            measured=option.region,
+            allowed=",".join(allowed_regions_of(ctx.inp, cls)),
+            message=(f"{source} is '{cls.name}', which may not be processed in "
+                     f"'{option.region}'"),
+        ))
+    return out
+
+
+def residency_stage(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.residency.stage``: the stage's own ``allowed_regions`` (declared by its owners)."""
+    allowed = ctx.inp.pipeline.stage_by_name[stage].allowed_regions
+    if allowed is None or option.region in allowed:
+        return []
+    return [Violation(
+        gate=GATE, rule_id="gov.residency.stage", stage=stage,
+        field=f"stages[{stage}].allowed_regions", measured=option.region,
+        allowed=",".join(allowed),
+        message=f"stage '{stage}' may only run in {list(allowed)}",
+    )]
+
+
+def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.residency.copy``: every replica/cache the option creates lies where allowed."""
+    gov = ctx.inp.policy.governance
+    out: list[Violation] = []
+    for copy in ctx.exposure(stage, option).copies:
+        try:
+            cls = gov.sensitivity_class(copy.sensitivity)
+        except KeyError:
+            continue
+        if region_allowed(ctx.inp, cls, copy.region):
+            continue
+        out.append(Violation(
+            gate=GATE, rule_id="gov.residency.copy", stage=stage,
+            field=class_field(ctx.inp, cls, "allowed_regions"), measured=copy.region,
+            allowed=",".join(allowed_regions_of(ctx.inp, cls)),
+            message=(f"{option.access} would put a {copy.kind} of '{cls.name}' dataset "
+                     f"'{copy.dataset}' in '{copy.region}'"),
+        ))
+    return out
+
+
+def replication(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.replication``: classes that forbid copies get none, wherever they would be."""
+    gov = ctx.inp.policy.governance
+    out: list[Violation] = []
+    for copy in ctx.exposure(stage, option).copies:
+        try:
+            cls = gov.sensitivity_class(copy.sensitivity)
+        except KeyError:
+            continue
+        if cls.allow_replication:
+            continue
+        out.append(Violation(
+            gate=GATE, rule_id="gov.replication", stage=stage,
+            field=class_field(ctx.inp, cls, "allow_replication"), measured=option.access.value,
+            allowed="direct",
+            message=f"class '{cls.name}' forbids the {copy.kind} of dataset '{copy.dataset}'",
+        ))
+    return out
+
+
+def public_endpoint(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.public_endpoint``: a public endpoint only for classes that allow one."""
+    if not ctx.inp.pipeline.stage_by_name[stage].public_endpoint:
+        return []
+    return [
+        Violation(
+            gate=GATE, rule_id="gov.public_endpoint", stage=stage,
+            field=class_field(ctx.inp, cls, "allow_public_endpoint"), measured="public",
+            allowed="private",
+            message=f"stage '{stage}' exposes a public endpoint over '{cls.name}' data",
+        )
+        for _, cls in ctx.placement_classes(stage)
+        if not cls.allow_public_endpoint
+    ]
+
+
+def scoped_identity(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.identity.scoped``: shared credentials only where policy and classes allow."""
+    if option.isolation != Isolation.SHARED:
+        return []
+    gov = ctx.inp.policy.governance
+    out: list[Violation] = []
+    if gov.require_scoped_credentials:
+        out.append(Violation(
+            gate=GATE, rule_id="gov.identity.scoped", stage=stage,
+            field="policy.governance.require_scoped_credentials", measured="shared",
+            allowed="scoped", message="the policy requires per-stage scoped credentials",
+        ))
+    out.extend(
+        Violation(
+            gate=GATE, rule_id="gov.identity.scoped", stage=stage,
+            field=class_field(ctx.inp, cls, "allow_shared_identity"), measured="shared",
+            allowed="scoped",
+            message=f"class '{cls.name}' forbids running under a shared identity",
+        )
+        for _, cls in ctx.placement_classes(stage)
+        if not cls.allow_shared_identity
+    )
+    return out
+
+
+def audit_tier(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.audit.tier``: classes that require audit run only on tiers with data-plane audit."""
+    try:
+        tier = ctx.inp.catalog.tier(option.tier)
+    except KeyError:
+        return []
+    if tier.capabilities.data_plane_audit:
+        return []
+    return [
+        Violation(
+            gate=GATE, rule_id="gov.audit.tier", stage=stage,
+            field=class_field(ctx.inp, cls, "require_audit"), measured=option.tier,
+            allowed="a tier with data_plane_audit",
+            message=(f"tier '{option.tier}' cannot log data-plane access of '{cls.name}' "
+                     "data immutably to the central audit store"),
+        )
+        for _, cls in ctx.placement_classes(stage)
+        if cls.require_audit
+    ]
+
+
+def exposure_stage(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.exposure.stage``: the option's exposure units stay within the per-stage budget."""
+    budget = ctx.inp.policy.governance.exposure_budget.per_stage
+    units = ctx.exposure(stage, option).units
+    if budget is None or units <= budget:
+        return []
+    return [Violation(
+        gate=GATE, rule_id="gov.exposure.stage", stage=stage,
+        field="policy.governance.exposure_budget.per_stage", measured=f"{units:g}",
+        allowed=f"{budget:g}",
+        message=f"option exposes {units:g} units, over the per-stage budget of {budget:g}",
+    )]
+
+
+RULES: tuple[Rule, ...] = (
+    residency_placement,
+    residency_stage,
+    residency_copy,
+    replication,
+    public_endpoint,
+    scoped_identity,
+    audit_tier,
+    exposure_stage,
+)
+
+
+def check_plan_governance(
+    inp: PlanningInput, ctx: GateContext, assignment: Mapping[str, StageOption]
+) -> list[Violation]:
+    """Plan-level coupling rules: ``gov.exposure.total`` and ``gov.shared_identity``."""
+    gov = inp.policy.governance
+    out: list[Violation] = []
+    total_budget = gov.exposure_budget.total
+    if total_budget is not None:
+        total = sum(ctx.exposure(k, o).units for k, o in assignment.items())
+        if total > total_budget:
+            out.append(Violation(
+                gate=GATE, rule_id="gov.exposure.total",
+                field="policy.governance.exposure_budget.total", measured=f"{total:g}",
+                allowed=f"{total_budget:g}",
+                message=f"the plan exposes {total:g} units, over the total budget",
+            ))
+    if gov.forbid_shared_identity_across_classes:
+        shared: dict[str, list[str]] = {}
+        for k in sorted(assignment):
+            if assignment[k].isolation == Isolation.SHARED:
+                cls = stage_sensitivity(inp, k)
+                shared.setdefault(cls.name if cls else "(none)", []).append(k)
+        if len(shared) > 1:
+            detail = "; ".join(f"{c}: {', '.join(s)}" for c, s in sorted(shared.items()))
+            out.append(Violation(
+                gate=GATE, rule_id="gov.shared_identity",
+                field="policy.governance.forbid_shared_identity_across_classes",
+                measured=",".join(sorted(shared)), allowed="one class",
+                message=f"one shared identity would span sensitivity classes ({detail})",
+            ))
+    return out
