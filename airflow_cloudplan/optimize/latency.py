@@ -42,6 +42,8 @@ from airflow_cloudplan.optimize.demand import (
 )
 
 P95 = 0.95
+WAIT_PROBABILITY_GAMMA = 1.17
+"""Exponent of the burstiness correction of P(W > 0), fitted against the simulator."""
 KEEP_WARM_S = 600.0
 """A scale-to-zero tier keeps an idle instance warm this long after its last request."""
 FIBRE_KM_PER_MS = 200.0
@@ -74,20 +76,33 @@ def erlang_c(servers: int, offered_load: float) -> float:
     return b / (1.0 - rho * (1.0 - b))
 
 
-def wait_probability(servers: int, rho: float, arrival_cv2: float, service_cv2: float) -> float:
-    """π = P(W > 0) for G/G/c: Erlang-C corrected for burstiness.
+def wait_probability(servers: int, rho: float, arrival_cv2: float) -> float:
+    """π = P(W > 0) for G/G/c: Erlang-C corrected for the burstiness of arrivals.
 
-    Bursty arrivals (c_a² > 1) make a customer more likely to find all servers busy than
-    Poisson ones, smooth arrivals less. The correction raises C(c, a) to the power
-    κ = ((c_a² + c_s²)/2)^(−(1−ρ)) (κ → 1 in heavy traffic, where Erlang-C is exact in
-    the Halfin–Whitt sense), calibrated against the simulator.
+    Bursty arrivals (c_a² > 1) find all servers busy more often than Poisson ones (PASTA
+    no longer holds), smooth arrivals less often. The correction raises C(c, a) to the
+    power κ = ((1 + c_a²)/2)^(−γ_c), γ_c = 1.17 / c^0.2, fitted against the simulator
+    (κ = 1 for Poisson arrivals, where Erlang-C is exact for M/M/c and ρ for M/G/1).
     """
     c = erlang_c(servers, rho * servers)
     if c <= 0.0 or c >= 1.0:
         return c
-    burst = max((arrival_cv2 + service_cv2) / 2.0, 1e-3)
-    kappa = burst ** (-(1.0 - rho))
+    gamma = WAIT_PROBABILITY_GAMMA / servers**0.2
+    kappa = math.pow((1.0 + arrival_cv2) / 2.0, -gamma) if arrival_cv2 > 0 else 2.0**gamma
     return min(1.0, math.pow(c, kappa))
+
+
+def klb_factor(rho: float, arrival_cv2: float, service_cv2: float) -> float:
+    """Correction g of Kingman's conditional wait b/(cμ − λ) away from heavy traffic.
+
+    Bursty arrivals (c_a² > 1): g = exp(−(1−ρ)(c_a²−1)/(c_a² + 4c_s²)), the
+    Krämer–Langenbach-Belz factor (part of a burst is absorbed at light load). Smooth
+    arrivals (c_a² < 1): g = exp(0.6 (1−ρ)(1−c_a²)), fitted against the simulator. g → 1
+    as ρ → 1, where Kingman's exponential wait is exact.
+    """
+    if arrival_cv2 > 1.0:
+        return math.exp(-(1.0 - rho) * (arrival_cv2 - 1.0) / (arrival_cv2 + 4.0 * service_cv2))
+    return math.exp(0.6 * (1.0 - rho) * (1.0 - arrival_cv2))
 
 
 def _lognormal(mean: float, cv2: float) -> tuple[float, float]:
@@ -135,9 +150,15 @@ def ggc_response_p95_ms(
     rho = arrival_rate_per_s / (servers * mu)
     if rho >= 1.0:
         return math.inf
-    pi = wait_probability(servers, rho, arrival_cv2, service_cv2) if rho > 0 else 0.0
+    pi = wait_probability(servers, rho, arrival_cv2) if rho > 0 else 0.0
     spare = servers * mu - arrival_rate_per_s  # per second
-    wait_mean_ms = (arrival_cv2 + service_cv2) / 2.0 / spare * 1000.0
+    wait_mean_ms = (
+        (arrival_cv2 + service_cv2)
+        / 2.0
+        / spare
+        * 1000.0
+        * klb_factor(rho, arrival_cv2, service_cv2)
+    )
     mu_ln, sigma = _lognormal(service_mean_ms, service_cv2)
     p_extra = sum(p for _, p in extra_delays)
     mixture = ((0.0, 1.0 - p_extra), *extra_delays)
