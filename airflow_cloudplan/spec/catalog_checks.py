@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from airflow_cloudplan.errors import Problem
 from airflow_cloudplan.model import Catalog, SensitivityClass, Stage
-from airflow_cloudplan.spec.checks import SpecFacts, class_of, residency_ok, unknown_name
+from airflow_cloudplan.spec.checks import (
+    SpecFacts,
+    class_of,
+    residency_ok,
+    rule_text,
+    unknown_name,
+)
 from airflow_cloudplan.spec.source import Path, SourceMap
 
 
@@ -22,8 +28,9 @@ def _region_problems(
     for path, name in names:
         region = known.get(name)
         if region is None:
-            message, hint = unknown_name("region", name, list(known))
-            problems.append(smap.problem(path, message + f" in catalog {catalog.version}", hint))
+            message, hint = unknown_name("region", name, list(known),
+                                         f"in catalog {catalog.version}")
+            problems.append(smap.problem(path, message, hint))
         elif provider is not None and region.provider != provider:
             problems.append(smap.problem(
                 path, f"region '{name}' belongs to provider {region.provider}, not {provider}",
@@ -73,25 +80,29 @@ def _placement_problems(facts: SpecFacts, catalog: Catalog, smap: SourceMap) -> 
     """Every stage keeps at least one region after candidates, allowlist and residency."""
     problems: list[Problem] = []
     universe = [r.id for r in catalog.regions if r.provider == facts.provider]
+    among = f"the {facts.provider} regions of catalog {catalog.version}"
     if facts.candidate_regions:
         wanted = {name for _, name in facts.candidate_regions}
         universe = [r for r in universe if r in wanted]
+        among = "the candidate regions (" + ", ".join(universe) + ")"
     for i, stage in facts.stages:
         regions = universe
+        rules = []
         if stage.allowed_regions is not None:
             regions = [r for r in regions if r in stage.allowed_regions]
+            rules.append("its allowed_regions (" + ", ".join(stage.allowed_regions) + ")")
         cls = _effective_class(facts, stage)
-        if cls is not None:
+        if cls is not None and (cls.allowed_regions is not None or cls.allowed_jurisdictions):
             regions = [r for r in regions if residency_ok(cls, r, catalog)]
+            rules.append(f"the residency of its '{cls.name}' data ({rule_text(cls)})")
         if regions or not universe:
             continue
-        rule = f"its '{cls.name}' data" if cls is not None else "its allowed_regions"
         problems.append(smap.problem(
             ("stages", i),
-            f"stage '{stage.name}' can run in no region: none of the candidate regions "
-            f"({', '.join(universe)}) is allowed for {rule}",
+            f"stage '{stage.name}' can run in no region: {' and '.join(rules)} leave none of "
+            f"{among}",
             "add an allowed region to candidate_regions, or relax the stage's "
-            "allowed_regions / its sensitivity class",
+            "allowed_regions or its sensitivity class",
         ))
     return problems
 
@@ -100,9 +111,9 @@ def check_catalog(facts: SpecFacts, catalog: Catalog, smap: SourceMap) -> list[P
     """Every provider, region, jurisdiction, instance type, accelerator and tier exists."""
     problems: list[Problem] = []
     if facts.provider is not None and facts.provider not in catalog.providers:
-        message, hint = unknown_name("provider", facts.provider, list(catalog.providers))
-        problems.append(smap.problem(("provider",), message + f" in catalog {catalog.version}",
-                                     hint))
+        message, hint = unknown_name("provider", facts.provider, list(catalog.providers),
+                                     f"in catalog {catalog.version}")
+        problems.append(smap.problem(("provider",), message, hint))
         return problems  # every other name would be reported as unknown too
     placed: list[tuple[Path, str]] = [
         (("candidate_regions", j), name) for j, name in facts.candidate_regions

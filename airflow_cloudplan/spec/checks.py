@@ -113,14 +113,17 @@ class SpecFacts:
         )
 
 
-def unknown_name(what: str, name: str, known: Iterator[str] | list[str]) -> tuple[str, str]:
-    """Message and hint for a name that refers to nothing."""
+def unknown_name(
+    what: str, name: str, known: Iterator[str] | list[str], where: str = ""
+) -> tuple[str, str]:
+    """Message and hint for a name that refers to nothing (``where``: e.g. a catalog)."""
     choices = sorted(known)
     guess = closest(name, choices)
+    unknown = f"unknown {what} '{name}'" + (f" {where}" if where else "")
     if guess:
-        return f"unknown {what} '{name}' (did you mean '{guess}'?)", f"use '{guess}'"
+        return f"{unknown} (did you mean '{guess}'?)", f"use '{guess}'"
     listed = ", ".join(choices[:12]) + (" ..." if len(choices) > 12 else "")
-    return f"unknown {what} '{name}'", f"use one of: {listed}" if choices else f"declare a {what}"
+    return unknown, f"use one of: {listed}" if choices else f"declare a {what}"
 
 
 def check_names(data: dict[str, Any], smap: SourceMap) -> list[Problem]:
@@ -262,7 +265,8 @@ def residency_ok(cls: SensitivityClass, region: str, catalog: Catalog | None) ->
     return True
 
 
-def _rule_text(cls: SensitivityClass) -> str:
+def rule_text(cls: SensitivityClass) -> str:
+    """Where a class lets its data live, in words."""
     parts = []
     if cls.allowed_regions is not None:
         parts.append("regions " + ", ".join(cls.allowed_regions))
@@ -274,9 +278,12 @@ def _rule_text(cls: SensitivityClass) -> str:
 def check_residency(facts: SpecFacts, smap: SourceMap, catalog: Catalog | None) -> list[Problem]:
     """Classes admit some region; datasets live where their own class allows."""
     problems: list[Problem] = []
+    jurisdictions = {r.jurisdiction for r in catalog.regions} if catalog else set()
     for name, (path, cls) in facts.classes.items():
         if cls is None or not path:
             continue
+        if catalog is not None and not jurisdictions.issuperset(cls.allowed_jurisdictions or ()):
+            continue  # the unknown jurisdiction is reported by the catalog check
         if catalog is not None:
             admitted = [r.id for r in catalog.regions if residency_ok(cls, r.id, catalog)]
         else:
@@ -284,7 +291,7 @@ def check_residency(facts: SpecFacts, smap: SourceMap, catalog: Catalog | None) 
         if not admitted:
             problems.append(smap.problem(
                 path,
-                f"sensitivity class '{name}' allows {_rule_text(cls)}, which matches no region",
+                f"sensitivity class '{name}' allows {rule_text(cls)}, which matches no region",
                 "make allowed_regions and allowed_jurisdictions agree (a region listed must "
                 "lie in a listed jurisdiction)",
             ))
@@ -294,7 +301,7 @@ def check_residency(facts: SpecFacts, smap: SourceMap, catalog: Catalog | None) 
             problems.append(smap.problem(
                 ("datasets", i, "home_region"),
                 f"dataset '{dataset.name}' is '{dataset.sensitivity}' data, which may only be "
-                f"stored in {_rule_text(cls)}, but its home region is {dataset.home_region}",
+                f"stored in {rule_text(cls)}, but its home region is {dataset.home_region}",
                 "move the dataset's home_region into an allowed region, or classify it "
                 "differently",
             ))

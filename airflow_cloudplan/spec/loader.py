@@ -108,7 +108,7 @@ def _top_level(data: Any, filename: str) -> Problem | None:
             hint="write at least 'name:' and 'stages:' (see docs/examples/ml_pipeline.yaml)",
         )
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        kind = "a list" if isinstance(data, list) else "a single value"
         return Problem(
             message=f"the top level is {kind}, not a mapping of fields",
             file=filename,

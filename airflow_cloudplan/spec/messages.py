@@ -147,7 +147,10 @@ def _describe(err: ErrorDetails, root: type[BaseModel], path: Path) -> tuple[str
     field = str(path[-1]) if path and isinstance(path[-1], str) else ""
     unit = _unit(field)
     if kind == "missing":
-        return "required field is missing", f"add '{field}: ...' here (see docs/spec.md)"
+        model = model_at(root, path[:-1])
+        info = model.model_fields.get(field) if model else None
+        what = f" ({info.description})" if info is not None and info.description else ""
+        return "required field is missing", f"add '{field}: ...'{what}; see docs/spec.md"
     if kind == "extra_forbidden":
         model = model_at(root, path[:-1])
         known = sorted(model.model_fields) if model else []
