@@ -32,8 +32,11 @@ class Problem:
         elif self.line is not None:
             where = f"line {self.line}: "
         loc = f"{self.path}: " if self.path else ""
+        message = self.message
+        if self.hint and not message.endswith((".", "!", "?", ":")):
+            message += "."
         fix = f" Fix: {self.hint}" if self.hint else ""
-        return f"{where}{loc}{self.message}{fix}"
+        return f"{where}{loc}{message}{fix}"
 
 
 @dataclass
