@@ -197,8 +197,16 @@ def _import_parliament() -> Any:
     declare setuptools; modern environments have no ``pkg_resources``. The shim resolves
     package data with :mod:`importlib.resources`, which is all parliament uses it for.
     """
+    import warnings
+
     try:
-        import parliament
+        with warnings.catch_warnings():
+            # parliament's regexes are non-raw strings: an invalid-escape warning
+            # (DeprecationWarning on 3.11, SyntaxWarning on 3.12+) when first compiled.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", ResourceWarning)  # it never closes its data files
+            import parliament
     except ModuleNotFoundError as exc:
         if exc.name != "pkg_resources":
             raise GateError("policy lint needs the optional 'parliament' package", [Problem(
@@ -213,7 +221,11 @@ def _import_parliament() -> Any:
 
         shim.resource_filename = resource_filename  # type: ignore[attr-defined]
         sys.modules.setdefault("pkg_resources", shim)
-        import parliament
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", ResourceWarning)
+            import parliament
     return parliament
 
 
@@ -253,12 +265,15 @@ def lint_policy(doc: dict[str, Any]) -> list[Finding]:
     """Parliament's findings plus our wildcard and privilege-escalation checks."""
     parliament = _import_parliament()
     analysed = parliament.analyze_policy_string(json.dumps(doc))
-    out = [
-        Finding("parliament", f.issue, str(getattr(f, "severity", "")), str(f.detail),
-                str(f.location))
-        for f in analysed.findings
-        if f.issue not in KNOWN_PARLIAMENT_FALSE_POSITIVES
-    ]
+    out: list[Finding] = []
+    for raw in analysed.findings:
+        f = parliament.enhance_finding(raw)
+        if f.issue in KNOWN_PARLIAMENT_FALSE_POSITIVES:
+            continue
+        detail = str(f.detail)
+        out.append(Finding("parliament", f.issue, str(f.severity),
+                           detail if len(detail) <= 300 else detail[:297] + "...",
+                           str(f.location)))
     return out + _own_findings(doc)
 
 
