@@ -44,11 +44,15 @@ def repo_root() -> Path:
     return root
 
 
-def demo_env(home: Path, port: int, password: str) -> dict[str, str]:
-    """Environment for every Airflow process of the demo."""
+def demo_env(home: Path, port: int, password: str, *, specs: Path | None = None,
+             sql_alchemy_conn: str | None = None) -> dict[str, str]:
+    """Environment for every Airflow process of the demo (SQLite unless told otherwise)."""
     root = repo_root()
     af = home / "airflow"
     db = af / "airflow.db"
+    conn = sql_alchemy_conn or f"sqlite:///{db}"
+    metadb = ({"conn_type": "sqlite", "host": str(db)} if sql_alchemy_conn is None
+              else {"conn_type": "postgres", "extra": {"url": conn}})
     api_conn = {"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
                 "login": "cloudplan", "password": password}
     env = dict(os.environ)
@@ -60,7 +64,7 @@ def demo_env(home: Path, port: int, password: str) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "cloudplan:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -68,8 +72,8 @@ def demo_env(home: Path, port: int, password: str) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__CLOUDPLAN__SPECS": str(root / "docs" / "examples" / "ml_pipeline.yaml"),
-        "AIRFLOW_CONN_CLOUDPLAN_METADB": json.dumps({"conn_type": "sqlite", "host": str(db)}),
+        "AIRFLOW__CLOUDPLAN__SPECS": str(specs or root / "docs" / "examples" / "ml_pipeline.yaml"),
+        "AIRFLOW_CONN_CLOUDPLAN_METADB": json.dumps(metadb),
         "AIRFLOW_CONN_CLOUDPLAN_API": json.dumps(api_conn),
         "CLOUDPLAN_DATA_ROOT": str(home / "data"),
         "NO_PROXY": "*",
@@ -194,9 +198,9 @@ class DemoRun:
         self.api.call("PATCH", path, json={"chosen_options": ["Approve"]})
 
 
-def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
-             say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the whole demo; return what it found (paths, version, task placements)."""
+def prepare_home(home: Path, *, sql_alchemy_conn: str | None = None,
+                 say: Callable[[str], None] = print) -> tuple[dict[str, str], str, str]:
+    """Recreate the demo home, write credentials, migrate the DB; return env, URL, password."""
     home = home.resolve()
     if home.exists():
         shutil.rmtree(home)
@@ -204,11 +208,23 @@ def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
     password = secrets.token_urlsafe(12)
     (home / "passwords.json").write_text(json.dumps({"cloudplan": password}))
     port = free_port()
-    env = demo_env(home, port, password)
-    say(f"AIRFLOW_HOME={home / 'airflow'} (SQLite, LocalExecutor); migrating the metadata DB")
-    subprocess.run([_airflow(), "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    env = demo_env(home, port, password, sql_alchemy_conn=sql_alchemy_conn)
+    db = "PostgreSQL" if sql_alchemy_conn else "SQLite"
+    say(f"AIRFLOW_HOME={home / 'airflow'} ({db}, LocalExecutor); migrating the metadata DB")
+    done = subprocess.run([_airflow(), "db", "migrate"], env=env, capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        raise DemoError("`airflow db migrate` failed",
+                        [Problem(done.stderr.decode()[-500:], hint="check the DB URL")])
+    return env, f"http://127.0.0.1:{port}", password
+
+
+def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
+             sql_alchemy_conn: str | None = None,
+             say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole demo; return what it found (paths, version, task placements)."""
+    home = home.resolve()
+    env, base, password = prepare_home(home, sql_alchemy_conn=sql_alchemy_conn, say=say)
     with airflow_running(home, env, say):
         demo = DemoRun(base, password, say)
         for dag_id in (PIPELINE_DAG, PLANNER_DAG):
