@@ -17,7 +17,7 @@ from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import EvaluatedPlan, Objectives, PlanResult, Violation
 from airflow_cloudplan.model.policy import ObjectiveWeights
 from airflow_cloudplan.model.workload import ProfileSet
-from airflow_cloudplan.store import PlanStore
+from airflow_cloudplan.store import PlanStore, plan_version
 from airflow_cloudplan.store.diff import PlanDiff, diff_plans
 
 
@@ -113,9 +113,11 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
     inp: PlanningInput = spec.planning_input(catalog, profiles)
     weights = weights or spec.policy.weights
     result = make_plan(inp, weights=weights, solver=solver, time_limit_s=time_limit_s)
+    # The Airflow settings live inside the plan (so its hash covers them); the composed
+    # artifacts are then tied to that final version.
     result = result.model_copy(update={"airflow": airflow_settings(result, inp)})
     with tempfile.TemporaryDirectory(prefix="cloudplan-artifacts-") as tmp:
-        compose(result, inp, Path(tmp))
+        compose(result, inp, Path(tmp), plan_version=plan_version(result))
         version = store.put(result, Path(tmp))
 
     pointer = store.active(result.pipeline)

@@ -30,7 +30,8 @@ EventKind = Literal["stored", "approved", "rejected", "applied", "rolled_back", 
 
 def canonical_json(plan: PlanResult) -> bytes:
     """The bytes a version id is computed from: sorted keys, no whitespace."""
-    return json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
 
 
 def plan_version(plan: PlanResult) -> str:
