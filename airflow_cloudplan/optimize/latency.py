@@ -25,6 +25,7 @@ link) under the access strategy's split of local, remote and cached bytes.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 from airflow_cloudplan.model.catalog import Catalog, StorageKind
@@ -53,6 +54,7 @@ INTRA_REGION_RTT_MS = 1.0
 MAX_READ_STREAMS = 16
 """Parallel read streams a job opens: one per vCPU, at most 16."""
 _STD = NormalDist()
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # Archetype → (block MB per request, parallel streams allowed).
 _ARCHETYPE_IO: dict[Archetype, tuple[float, bool]] = {
@@ -128,10 +130,11 @@ def _tail_w_plus_s(t: float, wait_mean: float, mu_ln: float, sigma: float) -> fl
         z = lo + i * h
         w = 1.0 if i in (0, n) else (4.0 if i % 2 else 2.0)
         s = math.exp(mu_ln + sigma * z)
-        acc += w * _STD.pdf(z) * math.exp(-(t - s) / wait_mean)
-    return tail_s + acc * h / 3.0
+        acc += w * math.exp(-0.5 * z * z - (t - s) / wait_mean)
+    return tail_s + acc * h / 3.0 / _SQRT_2PI
 
 
+@lru_cache(maxsize=4096)
 def ggc_response_p95_ms(
     arrival_rate_per_s: float,
     service_mean_ms: float,
@@ -142,6 +145,8 @@ def ggc_response_p95_ms(
     extra_delays: tuple[tuple[float, float], ...] = (),
 ) -> float:
     """p95 response time (ms) of a G/G/c FIFO queue; ``math.inf`` when unstable.
+
+    Memoised: many options of a stage share one queue (same load, type and replicas).
 
     ``extra_delays`` are (delay_ms, probability) pairs added to a request's response with
     that probability (remote data round trips, cold starts); the rest has no extra delay.

@@ -78,16 +78,25 @@ def build_problem(
     problems: list[Problem] = []
     for k in stages:
         scored: list[ProblemOption] = []
+        # Cost, latency and exposure do not depend on isolation: score each option once.
+        memo: dict[str, tuple[float, float, float]] = {}
         for o in admitted.get(k, ()):
-            latency = stage_latency_ms(inp, k, o)
+            key = o.model_copy(update={"isolation": Isolation.SCOPED}).id
+            if key not in memo:
+                memo[key] = (
+                    stage_cost(inp, k, o).total_usd,
+                    stage_latency_ms(inp, k, o),
+                    exposure_of(inp, k, o).units,
+                )
+            cost, latency, exposure = memo[key]
             if not math.isfinite(latency):
                 continue
             scored.append(
                 ProblemOption(
                     option=o,
-                    cost_usd=stage_cost(inp, k, o).total_usd,
+                    cost_usd=cost,
                     latency_ms=latency,
-                    exposure=exposure_of(inp, k, o).units,
+                    exposure=exposure,
                     shared=o.isolation is Isolation.SHARED,
                 )
             )
