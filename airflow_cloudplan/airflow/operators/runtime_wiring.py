@@ -1,0 +1,72 @@
+"""Turn Airflow's world (config, connections, context) into the core's plain objects.
+
+Kept apart from the operator classes so the operators module stays cheap to import: this
+module is imported only inside ``execute``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_cloudplan.airflow.hooks import StageCredentialsHook, cloudplan_setting_path
+from airflow_cloudplan.runtime.access import AccessPlan, DataAccess, RunRef
+from airflow_cloudplan.runtime.active_plan import StageRuntimeSettings, stage_settings
+from airflow_cloudplan.runtime.audit import open_audit_store
+from airflow_cloudplan.runtime.declaration import StageDeclaration
+from airflow_cloudplan.runtime.storage import StoreRouter, is_s3
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_cloudplan.airflow.operators.base import StageOperator
+
+
+@dataclass(frozen=True)
+class StageWiring:
+    """Everything ``run_stage`` needs that comes from Airflow."""
+
+    settings: StageRuntimeSettings
+    data: DataAccess
+
+
+def _run_ref(context: Context, task_id: str, dag_id: str) -> RunRef:
+    ti: Any = context["ti"]
+    return RunRef(
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=str(getattr(ti, "run_id", None) or context.get("run_id") or "manual"),
+        try_number=int(getattr(ti, "try_number", 1) or 1),
+    )
+
+
+def stage_runtime(op: StageOperator, decl: StageDeclaration, context: Context) -> StageWiring:
+    """Read the active plan, open the audit store, build the stage's data-access layer."""
+    dag_id = op.dag_id
+    plan_cache = cloudplan_setting_path("plan_cache", "cloudplan/active-plan.json")
+    settings = stage_settings(
+        plan_cache if isinstance(plan_cache, Path) else None,
+        pipeline=decl.pipeline, stage=decl.stage, dag_id=dag_id, task_id=op.task_id,
+    )
+    hook = StageCredentialsHook(op.aws_conn_id)
+    uses_s3 = any(is_s3(d.uri) for d in (*decl.reads, *decl.writes))
+    audit_uri = str(cloudplan_setting_path("audit_store", "cloudplan/audit.jsonl"))
+    audit = open_audit_store(audit_uri, s3_client_factory=hook.s3_client_factory())
+    identity = op.identity or (hook.identity() if uses_s3 else op.identity_for_audit)
+    access = AccessPlan(
+        strategy=settings.access,
+        region=settings.partition,
+        cache_root=str(cloudplan_setting_path("cache_root", "cloudplan/cache")),
+        cache_ttl_s=op.cache_ttl_s,
+        replica_root=str(cloudplan_setting_path("replica_root", "cloudplan/replicas")),
+    )
+    data = DataAccess(
+        decl,
+        _run_ref(context, op.task_id, dag_id),
+        identity=identity,
+        audit=audit,
+        plan=access,
+        stores=StoreRouter(hook.s3_client_factory()),
+    )
+    return StageWiring(settings=settings, data=data)
