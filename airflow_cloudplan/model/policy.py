@@ -6,7 +6,7 @@ objective weights only choose among feasible plans.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from airflow_cloudplan.model.catalog import Frozen, NonNegFloat, Signal
 from airflow_cloudplan.model.workload import Criticality
@@ -89,6 +89,11 @@ class SignalRequirement(Frozen):
 
     signals: frozenset[Signal]
     trace_sampling: float = Field(default=0.1, ge=0, le=1)
+
+    @field_serializer("signals", when_used="json")
+    def _signals_sorted(self, signals: frozenset[Signal]) -> list[Signal]:
+        # Sets serialise in hash order, which changes between runs; JSON must be stable.
+        return sorted(signals)
 
 
 def _default_requirements() -> dict[Criticality, SignalRequirement]:
