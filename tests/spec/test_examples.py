@@ -122,3 +122,35 @@ def test_planning_input_rejects_a_catalog_without_the_spec_names() -> None:
     with pytest.raises(SpecError) as err:
         spec.planning_input(smaller)
     assert "candidate_regions[4]: unknown region 'ap-northeast-1'" in err.value.render()
+
+
+DOC = REPO / "docs" / "spec.md"
+
+
+def _doc_block(heading: str, lang: str) -> str:
+    section = DOC.read_text(encoding="utf-8").split(heading, 1)[1]
+    return section.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_small_example_in_the_docs_is_valid() -> None:
+    from airflow_cloudplan.spec import parse_spec
+
+    text = _doc_block("## A small example", "yaml")
+    spec = parse_spec(text, "doc.yaml", load_catalog())
+    assert len(text.splitlines()) <= 16
+    assert [s.name for s in spec.pipeline.stages] == ["ingest", "train", "serve"]
+
+
+def test_the_error_format_in_the_docs_is_what_validate_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.spec.test_broken_specs import BASE
+
+    text = (BASE.replace("kind: train", "kind: trian").replace("p95_ms: 100", "p95_ms: -5")
+            .replace('"ingest -> train -> serve"]', '"ingest -> train -> serve",\n'
+                     '        "serve -> ingest"]')
+            .replace("size: 20GB, home_region: us-east-1", "size: 20GB, home_region: us-east-9"))
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "spec.yaml"]) == 2
+    assert capsys.readouterr().err == _doc_block("## Error format", "text")
