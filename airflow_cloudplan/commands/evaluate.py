@@ -1,0 +1,283 @@
+"""``cloudplan evaluate SPEC ASSIGNMENT.json [--json] [--profiles FILE]``: score any plan.
+
+ASSIGNMENT maps every stage to an option, either as the option's id string
+(``region/zone/tier/instance_type[/spot]/rMIN-MAX/scaling/access/isolation``, as printed by
+``cloudplan plan``) or as an object with the option's fields; a document with an
+``assignment`` key (a frontier point from ``plan.json``) is accepted too. The plan is
+scored with the optimizer's own models — (C, L, R), per-stage breakdown — and checked
+against every constraint: the gates (governance, observability, SLO, user rules), the
+end-to-end deadline and the monthly budget. Exit 0 when feasible, 1 when a constraint is
+violated, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from airflow_cloudplan.errors import Problem, SpecError
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``evaluate`` subcommand."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a given assignment (stage -> option) with the planner's models",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("spec", metavar="SPEC", help="pipeline spec YAML file")
+    parser.add_argument("assignment", metavar="ASSIGNMENT", help="JSON file: stage -> option")
+    parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    parser.add_argument("--profiles", metavar="FILE", help="measured profiles (JSON ProfileSet)")
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        default=None,
+        help="catalog file (from 'cloudplan catalog refresh'); default: the bundled snapshot",
+    )
+    parser.set_defaults(run=run)
+
+
+def _bad(path: str, where: str, message: str, hint: str) -> SpecError:
+    return SpecError(
+        f"{path}: invalid assignment", [Problem(message, file=path, path=where, hint=hint)]
+    )
+
+
+def parse_option_id(stage: str, text: str, path: str) -> dict[str, Any]:
+    """The fields of a ``StageOption`` from its id string."""
+    parts = text.split("/")
+    spot = len(parts) == 9 and parts[4] == "spot"
+    if spot:
+        parts = parts[:4] + parts[5:]
+    hint = "write region/zone/tier/instance_type[/spot]/rMIN-MAX/scaling/access/isolation"
+    if len(parts) != 8 or not parts[4].startswith("r") or "-" not in parts[4]:
+        raise _bad(path, stage, f"cannot read option id {text!r}", hint)
+    lo, _, hi = parts[4][1:].partition("-")
+    if not (lo.isdigit() and hi.isdigit()):
+        raise _bad(path, stage, f"bad replica bounds {parts[4]!r} in {text!r}", hint)
+    return {
+        "stage": stage,
+        "region": parts[0],
+        "zone": parts[1],
+        "tier": parts[2],
+        "instance_type": parts[3],
+        "spot": spot,
+        "replicas_min": int(lo),
+        "replicas_max": int(hi),
+        "scaling": parts[5],
+        "access": parts[6],
+        "isolation": parts[7],
+    }
+
+
+def load_assignment(path: str, inp: Any) -> dict[str, Any]:
+    """Read ASSIGNMENT and validate every option against the model and the catalog."""
+    from pydantic import ValidationError
+
+    from airflow_cloudplan.errors import did_you_mean
+    from airflow_cloudplan.model import StageOption
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise _bad(path, "", "no such file", "check the path") from None
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"line {exc.lineno}", f"not JSON: {exc.msg}", "fix the JSON") from None
+    if isinstance(doc, dict) and isinstance(doc.get("assignment"), dict):
+        doc = doc["assignment"]
+    if not isinstance(doc, dict):
+        raise _bad(path, "", "expected a JSON object stage -> option", "wrap it in {...}")
+    stages = inp.pipeline.stage_by_name
+    cat = inp.catalog
+    problems: list[Problem] = []
+    out: dict[str, StageOption] = {}
+    for stage, raw in doc.items():
+        if stage not in stages:
+            hint = did_you_mean(stage, list(stages)) or "use a stage name of the spec"
+            problems.append(Problem(f"unknown stage {stage!r}", file=path, path=stage, hint=hint))
+            continue
+        try:
+            fields = parse_option_id(stage, raw, path) if isinstance(raw, str) else dict(raw)
+            fields.pop("id", None)
+            fields.setdefault("stage", stage)
+            option = StageOption.model_validate(fields)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        except (ValidationError, TypeError, ValueError) as exc:
+            problems.append(
+                Problem(
+                    f"invalid option: {exc}",
+                    file=path,
+                    path=stage,
+                    hint="give the option's id string or its fields",
+                )
+            )
+            continue
+        for what, value, known in (
+            ("region", option.region, [r.id for r in cat.regions]),
+            ("tier", option.tier, [t.id for t in cat.tiers]),
+            ("instance_type", option.instance_type, [t.name for t in cat.instance_types]),
+        ):
+            if value not in known:
+                hint = did_you_mean(value, known) or f"one of the catalog's {what}s"
+                problems.append(
+                    Problem(
+                        f"unknown {what} {value!r}", file=path, path=f"{stage}.{what}", hint=hint
+                    )
+                )
+        out[stage] = option
+    for stage in stages:
+        if stage not in doc:
+            problems.append(
+                Problem(
+                    f"no option for stage {stage!r}",
+                    file=path,
+                    path=stage,
+                    hint="assign an option to every stage",
+                )
+            )
+    if problems:
+        raise SpecError(f"{path}: invalid assignment", problems)
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def evaluate(inp: Any, assignment: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """Score the plan and check every constraint; a JSON-able report."""
+    from airflow_cloudplan.gates import check_plan
+    from airflow_cloudplan.optimize.scoring import evaluate_assignment
+
+    plan = evaluate_assignment(inp, assignment)
+    obj = plan.objectives
+    constraints: list[dict[str, Any]] = []
+    deadline = inp.pipeline.deadline_minutes
+    if deadline is not None:
+        bound = deadline * 60_000.0
+        constraints.append(
+            {
+                "constraint": "deadline",
+                "value": _finite(obj.latency_ms),
+                "bound": bound,
+                "ok": obj.latency_ms <= bound,
+            }
+        )
+    budget = inp.pipeline.budget_usd_per_month
+    if budget is not None:
+        constraints.append(
+            {
+                "constraint": "budget",
+                "value": obj.cost_usd_month,
+                "bound": budget,
+                "ok": obj.cost_usd_month <= budget,
+            }
+        )
+    for s in plan.stages:
+        if not math.isfinite(s.latency_ms):
+            constraints.append(
+                {
+                    "constraint": f"capacity:{s.stage}",
+                    "value": None,
+                    "bound": None,
+                    "ok": False,
+                    "message": "peak load exceeds the option's capacity",
+                }
+            )
+    violations = check_plan(inp, assignment, base_dir=base_dir)
+    feasible = not violations and all(c["ok"] for c in constraints)
+    return {
+        "pipeline": inp.pipeline.name,
+        "feasible": feasible,
+        "objectives": {
+            "cost_usd_month": obj.cost_usd_month,
+            "latency_ms": _finite(obj.latency_ms),
+            "risk": obj.risk,
+        },
+        "egress_usd_month": plan.egress_usd_month,
+        "stages": [
+            {
+                "stage": s.stage,
+                "option": s.option.id,
+                "cost": s.cost.model_dump(mode="json"),
+                "latency_ms": _finite(s.latency_ms),
+                "exposure": s.exposure,
+                "blast_radius": s.blast_radius,
+                "risk": s.risk,
+                "detail": {k: _finite(v) for k, v in s.detail.items()},
+            }
+            for s in plan.stages
+        ],
+        "constraints": constraints,
+        "violations": [v.model_dump(mode="json") for v in violations],
+    }
+
+
+def _render(report: dict[str, Any]) -> str:
+    o = report["objectives"]
+    lat = "unbounded" if o["latency_ms"] is None else f"{o['latency_ms'] / 60000:.1f} min"
+    lines = [
+        f"pipeline {report['pipeline']}: C = ${o['cost_usd_month']:,.2f}/month, "
+        f"L = {lat}, R = {o['risk']:.1f}",
+        f"{'stage':<16} {'USD/month':>11} {'latency':>12} {'exposure':>8} {'radius':>7} "
+        f"{'risk':>7}  option",
+    ]
+    for s in report["stages"]:
+        ms = s["latency_ms"]
+        latency = (
+            "unbounded"
+            if ms is None
+            else (f"{ms:.0f} ms" if ms < 60_000 else f"{ms / 60000:.1f} min")
+        )
+        lines.append(
+            f"{s['stage']:<16} {s['cost']['total_usd']:>11,.2f} {latency:>12} "
+            f"{s['exposure']:>8.1f} {s['blast_radius']:>7.1f} {s['risk']:>7.1f}  {s['option']}"
+        )
+    lines.append(f"edge egress: ${report['egress_usd_month']:,.2f}/month")
+    for c in report["constraints"]:
+        state = "ok" if c["ok"] else "VIOLATED"
+        lines.append(f"  {c['constraint']}: {state} (value {c['value']}, bound {c['bound']})")
+    for v in report["violations"]:
+        where = f" [{v['stage']}]" if v.get("stage") else ""
+        lines.append(f"  {v['gate']}:{v['rule_id']}{where}: VIOLATED — {v['message']}")
+    lines.append("feasible" if report["feasible"] else "NOT feasible")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load spec, catalog, profiles and assignment; print the evaluation."""
+    from pydantic import ValidationError
+
+    from airflow_cloudplan.catalog import load_catalog
+    from airflow_cloudplan.model import ProfileSet
+    from airflow_cloudplan.spec import load_spec
+    from airflow_cloudplan.spec.loader import declared_provider
+
+    catalog = load_catalog(declared_provider(args.spec), path=args.catalog)
+    spec = load_spec(args.spec, catalog)
+    profiles = None
+    if args.profiles:
+        try:
+            profiles = ProfileSet.model_validate_json(Path(args.profiles).read_text())
+        except (OSError, ValidationError) as exc:
+            raise SpecError(
+                f"{args.profiles}: cannot read profiles",
+                [
+                    Problem(
+                        str(exc).splitlines()[0],
+                        file=args.profiles,
+                        hint="pass the JSON written by 'cloudplan profile --out'",
+                    )
+                ],
+            ) from None
+    inp = spec.planning_input(catalog, profiles)
+    assignment = load_assignment(args.assignment, inp)
+    report = evaluate(inp, assignment, Path(args.spec).parent)
+    print(json.dumps(report, indent=2) if args.json else _render(report))
+    return 0 if report["feasible"] else 1
