@@ -7,14 +7,14 @@ waiting time W is approximated as
 
     P(W > 0) = π = C(c, a)^κ   (burstiness-corrected Erlang-C, see :func:`wait_probability`)
 
-and W | W > 0 exponential with
-mean m = (c_a² + c_s²)/2 · 1/(cμ − λ) (Allen–Cunneen / Kingman), C the Erlang-C formula.
-The p95 of the response time T = W + S + D (D: a discrete extra delay — a round trip to
-remote data, a cold start) solves P(T > t) = 0.05 with
+and W | W > 0 exponential with mean m = g · (c_a² + c_s²)/2 · 1/(cμ − λ) (Kingman's
+heavy-traffic wait, corrected by :func:`klb_factor` g away from heavy traffic), C the
+Erlang-C formula. The p95 of the response time T = W + S + D (D: a discrete extra delay,
+e.g. a round trip to remote data or a cold start) solves P(T > t) = 0.05 with
 P(W + S > t) = P(S > t) + E[e^{−(t−S)/m}; S ≤ t] integrated numerically over the lognormal.
 The approximation is validated against the discrete-event simulator in
 :mod:`airflow_cloudplan.simulate` (tests/simulate), within 10% over a grid of
-utilisations, burstiness and replica counts.
+utilisations, burstiness and replica counts (worst 6.9%).
 
 Batch and training stages (§5): completion time = start-up (scaling policy) + compute
 (Amdahl on all vCPUs of replicas_max instances, ÷ accelerator speedup) + data transfer
