@@ -46,7 +46,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if not math.isfinite(lo) or not math.isfinite(hi):
         return [0.0]
     if hi - lo <= 1e-9 * max(1.0, abs(lo), abs(hi)):  # (near) empty range: widen it
-        hi = lo + (abs(lo) or 1.0)
+        hi = lo + max(abs(lo), 1.0)
     raw = (hi - lo) / max(1, count)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
