@@ -113,6 +113,12 @@ def _simple(kind: str, value: Any, unit: str) -> tuple[str, str] | None:
         return f"must be a number (got {_shown(value)})", f"write a plain number{unit}, e.g. 10"
     if kind in {"bool_type", "bool_parsing"}:
         return f"must be true or false (got {_shown(value)})", "write true or false"
+    if kind == "invalid_key":
+        return (
+            f"field names must be strings (got {_shown(value)})",
+            "write a field name; YAML reads unquoted numbers, yes/no and on/off as "
+            "non-strings, so quote such keys",
+        )
     if kind == "string_type":
         return f"must be a string (got {_shown(value)})", "quote the value, e.g. \"...\""
     if kind == "string_pattern_mismatch":

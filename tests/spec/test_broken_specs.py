@@ -58,6 +58,7 @@ CASES: list[tuple[str, str, int, str | None, tuple[str, ...]]] = [
     ("scalar_top_level", "just a string\n", 1, None, ("top level is a single value",)),
     ("unknown_top_field", BASE + "descripton: hi\n", 10, "descripton",
      ("unknown field", "did you mean 'description'")),
+    ("non_string_key", BASE + "1: one\n", 10, "[1]", ("field names must be strings",)),
     ("unknown_stage_field", edit("reads: [raw], writes", "raeds: [raw], writes"), 4,
      "stages[1].raeds", ("did you mean 'reads'",)),
     ("missing_required", edit('uri: "s3://b/model/", ', ""), 9, "datasets[1].uri",

@@ -174,3 +174,52 @@ def test_a_back_edge_is_reported_as_a_named_cycle_on_its_line(
     assert cycles[0].line == edges_line + 1 + index
     closing = [*edges, (b, a)][index]
     assert closing in set(itertools.pairwise(named))
+
+
+_EXAMPLE_LINES = (EXAMPLES / "ml_pipeline.yaml").read_text(encoding="utf-8").splitlines()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_mangled_spec_gives_a_spec_or_located_problems_never_a_crash(
+    data: st.DataObject,
+) -> None:
+    """Delete, duplicate or garble random lines of a real spec: the loader either accepts
+    the result or raises SpecError whose every problem names the file and has a fix."""
+    lines = list(_EXAMPLE_LINES)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["delete", "duplicate", "garble", "dedent"]))
+        if action == "delete":
+            del lines[i]
+        elif action == "duplicate":
+            lines.insert(i, lines[i])
+        elif action == "dedent":
+            lines[i] = lines[i].lstrip()
+        else:
+            junk = data.draw(st.text(alphabet=":-[]{}#&*!|>'\"\t ,0123456789abcxyz", max_size=6))
+            j = data.draw(st.integers(0, len(lines[i])))
+            lines[i] = lines[i][:j] + junk + lines[i][j:]
+    try:
+        parse_spec("\n".join(lines) + "\n", "mangled.yaml")
+    except SpecError as exc:
+        assert exc.problems
+        assert all(p.file == "mangled.yaml" and p.hint for p in exc.problems)
+        assert all(p.line is not None and 1 <= p.line <= len(lines) + 1 for p in exc.problems)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["name", "stages", "edges", "datasets", "policy", "kind",
+                                       "src", "size", "x"]), inner, max_size=4),
+    max_leaves=12,
+))
+def test_any_yaml_document_gives_a_spec_or_located_problems(document: object) -> None:
+    import yaml
+
+    try:
+        parse_spec(yaml.safe_dump(document), "random.yaml")
+    except SpecError as exc:
+        assert exc.problems and all(p.hint for p in exc.problems)
