@@ -130,7 +130,12 @@ class DataAccess:
         """Read one object of a declared input dataset."""
         ds = self._authorise(AccessAction.READ, dataset, key)
         primary = self._primary_uri(ds, key)
-        data, uri, via = self._fetch(ds, key, primary)
+        try:
+            data, uri, via = self._fetch(ds, key, primary)
+        except FileNotFoundError as exc:
+            self._audit(AccessAction.READ, ds.name, "object", primary,
+                        outcome=AccessOutcome.FAILED, reason=f"not found: {exc}")
+            raise
         self.meter.bytes_read += len(data)
         self.meter.read_ops += 1
         self._audit(AccessAction.READ, ds.name, "object", uri, via=via, nbytes=len(data))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -72,11 +73,15 @@ def run_expectation_suite(
     if problems:
         raise DataValidationError(f"expectation suite {suite_name!r} is malformed", problems)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
+    with warnings.catch_warnings():
+        # GX 1.24 imports deprecated stdlib/pydantic modules; that noise is not the stage's.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

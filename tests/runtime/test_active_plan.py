@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_cloudplan.errors import PlanStoreError
+from airflow_cloudplan.model.catalog import Signal
+from airflow_cloudplan.model.plan import AccessStrategy
+from airflow_cloudplan.runtime.active_plan import MINIMAL_SIGNALS, stage_settings
+
+from .plan_factory import make_plan
+
+WHO = {"pipeline": "demo", "stage": "transform", "dag_id": "dag", "task_id": "transform"}
+
+
+def test_no_plan_means_safe_minimal_defaults(tmp_path: Path) -> None:
+    s = stage_settings(tmp_path / "absent.json", **WHO)
+    assert s.signals == MINIMAL_SIGNALS and s.detail == "minimal"
+    assert s.access is AccessStrategy.DIRECT and s.plan_version is None and s.source == "default"
+    assert stage_settings(None, **WHO) == s
+
+
+def test_plan_settings_for_a_managed_task(tmp_path: Path) -> None:
+    plan = make_plan(otel={"signals": "traces, metrics", "trace_sampling": "0.25",
+                           "detail": "full", "attr.team": "ml"})
+    path = tmp_path / "active-plan.json"
+    path.write_text(plan.model_dump_json())
+    s = stage_settings(path, **WHO)
+    assert s.signals == frozenset({Signal.TRACES, Signal.METRICS})
+    assert s.trace_sampling == 0.25 and s.detail == "full"
+    assert s.plan_version == "20250304T050607Z-ab12cd34"
+    assert s.access is AccessStrategy.REGIONAL_CACHE and s.partition == "eu-west-1"
+    assert s.placement["instance_type"] == "m7i.large" and s.span_attributes == {"team": "ml"}
+
+
+def test_other_pipelines_plans_are_ignored_and_lists_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "plans.json"
+    path.write_text(json.dumps([json.loads(make_plan(pipeline="other").model_dump_json())]))
+    assert stage_settings(path, **WHO).source == "default"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "not a valid plan"),
+        ('{"pipeline": "demo"}', "not a valid plan"),
+        (make_plan(otel={"signals": "logs,profiles"}).model_dump_json(), "unknown signals"),
+        (make_plan(otel={"trace_sampling": "2"}).model_dump_json(), "invalid telemetry"),
+    ],
+)
+def test_a_broken_plan_fails_with_the_file_named(tmp_path: Path, content: str,
+                                                 needle: str) -> None:
+    path = tmp_path / "active-plan.json"
+    path.write_text(content)
+    with pytest.raises(PlanStoreError, match=needle) as err:
+        stage_settings(path, **WHO)
+    assert str(path) in str(err.value)
