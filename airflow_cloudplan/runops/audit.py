@@ -89,15 +89,33 @@ def _audited_locations(ctx: ComposeContext) -> tuple[list[_Location], list[str]]
     return sorted(locations.values(), key=lambda loc: (loc.bucket, loc.prefix)), not_s3
 
 
-def _bucket_policy(bucket: str) -> dict[str, Any]:
+def _bucket_regions(locations: list[_Location]) -> dict[str, str]:
+    """The region of each bucket: where most of its audited prefixes say they live.
+
+    A bucket lives in one region; if a spec gives datasets in one bucket different home
+    regions, the majority (then the alphabetically first) wins.
+    """
+    votes: dict[str, Counter[str]] = {}
+    for loc in locations:
+        votes.setdefault(loc.bucket, Counter())[loc.region] += 1
+    return {b: min(c, key=lambda r: (-c[r], r)) for b, c in votes.items()}
+
+
+def _bucket_policy(bucket: str, sources: list[str]) -> dict[str, Any]:
+    """Log delivery from exactly ``sources`` (one prefix each) and CloudTrail delivery."""
     arn = f"arn:aws:s3:::{bucket}"
     source = {"StringEquals": {"aws:SourceAccount": ACCOUNT_PLACEHOLDER}}
+    logging = [
+        {"Sid": f"S3ServerAccessLogs{i}", "Effect": "Allow",
+         "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{arn}/s3-access/{src}/*",
+         "Condition": {**source, "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{src}"}}}
+        for i, src in enumerate(sources)
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "S3ServerAccessLogs", "Effect": "Allow",
-             "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-             "Resource": f"{arn}/s3-access/*", "Condition": source},
+            *logging,
             {"Sid": "CloudTrailAclCheck", "Effect": "Allow",
              "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
              "Resource": arn, "Condition": source},
@@ -106,9 +124,6 @@ def _bucket_policy(bucket: str) -> dict[str, Any]:
              "Resource": f"{arn}/cloudtrail/AWSLogs/{ACCOUNT_PLACEHOLDER}/*",
              "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_PLACEHOLDER,
                                             "s3:x-amz-acl": "bucket-owner-full-control"}}},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-             "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ],
     }
 
@@ -125,19 +140,18 @@ def audit_spec(ctx: ComposeContext) -> dict[str, Any]:
     )
     primary = store[0] if store else _bucket_name(f"cloudplan-audit-{ctx.pipeline_name}")
     days = ctx.settings.audit_retention_days
+    logging = sorted(_bucket_regions(locations).items())
     bucket_of_region = {primary_region: primary}
-    for loc in locations:
-        bucket_of_region.setdefault(loc.region, _bucket_name(f"{primary}-{loc.region}"))
+    for _, region in logging:
+        bucket_of_region.setdefault(region, _bucket_name(f"{primary}-{region}"))
     buckets = [
         {"name": name, "region": region,
          "object_lock": {"mode": "COMPLIANCE", "days": days},
-         "public_access_block": True, "policy": _bucket_policy(name)}
+         "public_access_block": True,
+         "policy": _bucket_policy(name, [b for b, r in logging if r == region])}
         for region, name in sorted(bucket_of_region.items(), key=lambda kv: kv[1])
         if region
     ]
-    logging = sorted(
-        {(loc.bucket, loc.region) for loc in locations}, key=lambda br: br[0]
-    )
     arns = sorted({f"arn:aws:s3:::{loc.bucket}/{loc.prefix}" for loc in locations})
     trail = None
     if arns:
@@ -233,6 +247,20 @@ def _create_bucket(s3: Any, name: str, region: str) -> None:
             raise
 
 
+def _lock_of(s3: Any, bucket: str) -> tuple[str, int] | None:
+    """The bucket's default retention (mode, days), or None when none is set."""
+    from botocore.exceptions import ClientError
+
+    try:
+        got = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    except ClientError:
+        return None
+    if got.get("ObjectLockEnabled") != "Enabled":
+        return None
+    retention = got.get("Rule", {}).get("DefaultRetention", {})
+    return retention.get("Mode"), retention.get("Days")
+
+
 def _apply_buckets(session: Any, spec: dict[str, Any], account: str,
                    report: AuditApplyReport) -> None:
     import json
@@ -241,10 +269,10 @@ def _apply_buckets(session: Any, spec: dict[str, Any], account: str,
         s3 = session.client("s3", region_name=b["region"])
         _create_bucket(s3, b["name"], b["region"])
         lock = b["object_lock"]
-        s3.put_object_lock_configuration(Bucket=b["name"], ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": lock["mode"], "Days": lock["days"]}},
-        })
+        wanted = {"ObjectLockEnabled": "Enabled",
+                  "Rule": {"DefaultRetention": {"Mode": lock["mode"], "Days": lock["days"]}}}
+        if _lock_of(s3, b["name"]) != (lock["mode"], lock["days"]):  # unchanged: leave it
+            s3.put_object_lock_configuration(Bucket=b["name"], ObjectLockConfiguration=wanted)
         if b.get("public_access_block"):
             s3.put_public_access_block(Bucket=b["name"], PublicAccessBlockConfiguration={
                 "BlockPublicAcls": True, "IgnorePublicAcls": True,
