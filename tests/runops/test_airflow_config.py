@@ -1,0 +1,50 @@
+"""Airflow settings: pools, queues, executors and pod overrides follow the plan."""
+
+from __future__ import annotations
+
+from airflow_cloudplan.model import AirflowSettings, PlanningInput, PlanResult, TierKind
+from airflow_cloudplan.runops import ExecutorRule, RunOpsSettings, airflow_settings
+
+
+def test_settings_follow_placement(golden_plan: PlanResult, golden_input: PlanningInput) -> None:
+    settings = airflow_settings(golden_plan, golden_input)
+    tasks = {t.stage: t for t in settings.tasks}
+    pools = {p.name: p for p in settings.pools}
+    serve, train = tasks["serve"], tasks["train"]
+    # serve: container tier in eu-central-1, away from the data's (Airflow's) eu-west-1
+    assert serve.queue == "cp-eu-central-1-container"
+    assert serve.executor == "CeleryExecutor"
+    assert train.executor == "LocalExecutor"
+    assert train.queue == "cp-eu-west-1-vm-gpu"
+    spec = train.executor_config["pod_override"]["spec"]
+    assert spec["nodeSelector"]["topology.kubernetes.io/region"] == "eu-west-1"
+    assert spec["nodeSelector"]["node.kubernetes.io/instance-type"] == (
+        golden_plan.recommendation.assignment["train"].instance_type)
+    assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] >= 1
+    # pools: one per stage, slots = replicas_max × tasks per replica; GPUs run one task
+    assert pools[train.pool].slots == 1
+    assert pools[serve.pool].slots >= golden_plan.recommendation.assignment["serve"].replicas_max
+    assert all(t.pool_slots == 1 for t in settings.tasks)
+    weights = [tasks[s].priority_weight for s in ("train", "features", "monitor")]
+    assert weights == sorted(weights, reverse=True) and len(set(weights)) == 3
+    # without a plan version the attributes omit it (the plan embeds these settings)
+    assert "plan_version" not in serve.otel["OTEL_RESOURCE_ATTRIBUTES"]
+    assert serve.otel["OTEL_CONFIG_FILE"] == "otel/sdk/serve.yaml"
+
+
+def test_executor_rule_is_configurable(golden_plan: PlanResult,
+                                       golden_input: PlanningInput) -> None:
+    rule = ExecutorRule(airflow_region="eu-central-1",
+                        by_tier={TierKind.CONTAINER: "KubernetesExecutor"})
+    tasks = {t.stage: t for t in airflow_settings(
+        golden_plan, golden_input, settings=RunOpsSettings(executor=rule)).tasks}
+    assert tasks["serve"].executor == "KubernetesExecutor"
+    assert tasks["train"].executor == "CeleryExecutor"  # now remote from Airflow
+
+
+def test_settings_round_trip_as_json(golden_plan: PlanResult,
+                                     golden_input: PlanningInput) -> None:
+    settings = airflow_settings(golden_plan, golden_input, plan_version="v1")
+    assert AirflowSettings.model_validate_json(settings.model_dump_json()) == settings
+    assert "cloudplan.plan_version=v1" in settings.tasks[0].otel["OTEL_RESOURCE_ATTRIBUTES"]
