@@ -1,16 +1,20 @@
 """Per-stage runtime settings from the active plan (or safe defaults when there is none).
 
-The plan store copies the active plan to a local file (``[cloudplan] plan_cache``); the
-operator reads it at run time, never the network. The file holds a
-:class:`~airflow_cloudplan.model.plan.PlanResult` (or a JSON list of them, one per
-pipeline). For a task the plan manages, the settings come from
+Apply writes the active plans' parse-time cache to a local file (``[cloudplan]
+plan_cache``, an :class:`~airflow_cloudplan.store.cache.ActivePlanCache`: per pipeline,
+the active version and its Airflow settings); the operator reads it at run time. A bare
+:class:`~airflow_cloudplan.model.plan.PlanResult` (or a JSON list of them) is accepted too,
+for runs outside a plan store. For a task the plan manages, the settings come from
 
 * ``airflow.tasks[*].otel`` — the composer's per-stage instrumentation: ``signals``
   (comma-separated ``logs,metrics,traces``), ``trace_sampling`` (alias
   ``sampling_ratio``/``sampler_arg``), ``detail`` (``minimal``|``full``),
   ``plan_version``, and any ``attr.<name>`` to add as a span attribute;
 * the recommended plan's option for the stage — placement (region, zone, tier,
-  instance type, option id) and the data-access strategy.
+  instance type, option id) and the data-access strategy — read from the plan store by
+  the active version (the cache does not carry the assignment).
+
+The plan version reported everywhere is the store's content address of the plan.
 
 Without a plan the defaults are *safe minimal* telemetry: logs, metrics and a span that
 follows Airflow's own sampling decision, no object keys in telemetry, direct access.
@@ -19,6 +23,7 @@ follows Airflow's own sampling decision, no object keys in telemetry, direct acc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,15 @@ from pydantic import Field, ValidationError
 
 from airflow_cloudplan.errors import PlanStoreError, Problem
 from airflow_cloudplan.model.catalog import Frozen, Signal
-from airflow_cloudplan.model.plan import AccessStrategy, PlanResult, StageOption
+from airflow_cloudplan.model.plan import (
+    AccessStrategy,
+    AirflowSettings,
+    AirflowTaskSettings,
+    PlanResult,
+    StageOption,
+)
+from airflow_cloudplan.store.base import plan_version
+from airflow_cloudplan.store.cache import ActivePlanCache
 
 MINIMAL_SIGNALS = frozenset({Signal.LOGS, Signal.METRICS, Signal.TRACES})
 
@@ -47,24 +60,31 @@ class StageRuntimeSettings(Frozen):
     source: str = Field(default="default", description="'default' or the plan file read")
 
 
-_cache: dict[Path, tuple[tuple[int, int], tuple[PlanResult, ...]]] = {}
+PlanLoader = Callable[[str], PlanResult]
+"""Loads a stored plan by version (the Airflow layer passes the plan store's ``get``)."""
+
+_cache: dict[Path, tuple[tuple[int, int], ActivePlanCache | tuple[PlanResult, ...]]] = {}
 
 
-def _load_plans(path: Path) -> tuple[PlanResult, ...]:
-    """Parse the plan file once per (mtime, size): a task reads it on every run."""
+def _load(path: Path) -> ActivePlanCache | tuple[PlanResult, ...]:
+    """Parse the file once per (mtime, size): a task reads it on every run."""
     stat = path.stat()
     stamp = (stat.st_mtime_ns, stat.st_size)
     hit = _cache.get(path)
     if hit and hit[0] == stamp:
         return hit[1]
+    doc: ActivePlanCache | tuple[PlanResult, ...]
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
-        items = raw if isinstance(raw, list) else [raw]
-        plans = tuple(PlanResult.model_validate(p) for p in items)
+        if isinstance(raw, dict) and "pipelines" in raw:
+            doc = ActivePlanCache.model_validate(raw)
+        else:
+            doc = tuple(PlanResult.model_validate(p) for p in (raw if isinstance(raw, list)
+                                                                else [raw]))
     except (ValueError, ValidationError) as exc:
         first = str(exc).splitlines()[0]
         raise PlanStoreError(
-            "the active plan file is not a valid plan",
+            "the active plan file is not a valid plan cache",
             [
                 Problem(
                     message=first,
@@ -74,13 +94,8 @@ def _load_plans(path: Path) -> tuple[PlanResult, ...]:
                 )
             ],
         ) from exc
-    _cache[path] = (stamp, plans)
-    return plans
-
-
-def plan_version_of(plan: PlanResult) -> str:
-    """A readable, stable version label: creation time plus the spec hash prefix."""
-    return f"{plan.created_at:%Y%m%dT%H%M%SZ}-{plan.spec_sha256[:8]}"
+    _cache[path] = (stamp, doc)
+    return doc
 
 
 def _parse_signals(text: str, path: Path) -> frozenset[Signal]:
@@ -96,64 +111,91 @@ def _parse_signals(text: str, path: Path) -> frozenset[Signal]:
     return frozenset(Signal(n) for n in names)
 
 
+def _task_settings(
+    settings: AirflowSettings | None, stage: str, dag_id: str, task_id: str
+) -> AirflowTaskSettings | None:
+    if settings is None:
+        return None
+    for t in settings.tasks:
+        if (t.dag_id, t.task_id) == (dag_id, task_id):
+            return t
+    for t in settings.tasks:
+        if t.stage == stage:
+            return t
+    return None
+
+
 def stage_settings(
-    plan_cache: Path | None, *, pipeline: str, stage: str, dag_id: str, task_id: str
+    plan_cache: Path | None,
+    *,
+    pipeline: str,
+    stage: str,
+    dag_id: str,
+    task_id: str,
+    plan_loader: PlanLoader | None = None,
 ) -> StageRuntimeSettings:
-    """The settings of one stage run: from the active plan if it manages it, else defaults."""
+    """The settings of one stage run: from the active plan if it manages it, else defaults.
+
+    ``plan_cache`` is the apply step's parse-time cache (``ActivePlanCache``: version and
+    Airflow settings per pipeline) or a bare ``PlanResult``. With the cache, placement and
+    access strategy come from the full plan, loaded by version through ``plan_loader``.
+    """
     if plan_cache is None or not plan_cache.is_file():
         return StageRuntimeSettings()
-    for plan in _load_plans(plan_cache):
-        if plan.pipeline != pipeline:
-            continue
-        otel: dict[str, str] = {}
-        if plan.airflow:
-            for t in plan.airflow.tasks:
-                if (t.dag_id, t.task_id) == (dag_id, task_id) or t.stage == stage:
-                    otel = dict(t.otel)
-                    stage = t.stage
-                    break
-        option = plan.recommendation.assignment.get(stage)
-        placement: dict[str, str] = {}
-        if option is not None:
-            placement = {
-                "region": option.region,
-                "zone": option.zone,
-                "tier": option.tier,
-                "instance_type": option.instance_type,
-                "option": option.id,
-            }
-        ratio = otel.get("trace_sampling") or otel.get("sampling_ratio") or otel.get("sampler_arg")
-        try:
-            return _settings_from(plan, plan_cache, otel, option, placement, ratio)
-        except (ValueError, ValidationError) as exc:
-            raise PlanStoreError(
-                "the active plan has invalid telemetry settings for a stage",
-                [Problem(message=str(exc).splitlines()[0], file=str(plan_cache),
-                         path=f"airflow.tasks[stage={stage}].otel",
-                         hint="fix the composer's per-stage settings and re-apply the plan")],
-            ) from exc
-    return StageRuntimeSettings()
+    doc = _load(plan_cache)
+    plan: PlanResult | None = None
+    airflow: AirflowSettings | None
+    if isinstance(doc, ActivePlanCache):
+        cached = doc.pipelines.get(pipeline)
+        if cached is None:
+            return StageRuntimeSettings()
+        version, airflow = cached.version, cached.airflow
+        if plan_loader is not None:
+            plan = plan_loader(version)
+    else:
+        plan = next((p for p in doc if p.pipeline == pipeline), None)
+        if plan is None:
+            return StageRuntimeSettings()
+        version, airflow = plan_version(plan), plan.airflow
+    task = _task_settings(airflow, stage, dag_id, task_id)
+    if task is None:
+        return StageRuntimeSettings()
+    option = plan.recommendation.assignment.get(task.stage) if plan else None
+    try:
+        return _settings_from(version, plan_cache, dict(task.otel), option)
+    except (ValueError, ValidationError) as exc:
+        raise PlanStoreError(
+            "the active plan has invalid telemetry settings for a stage",
+            [Problem(message=str(exc).splitlines()[0], file=str(plan_cache),
+                     path=f"airflow.tasks[{task.dag_id}.{task.task_id}].otel",
+                     hint="fix the composer's per-stage settings and re-apply the plan")],
+        ) from exc
 
 
-def _settings_from(  # noqa: PLR0917 - private helper, one call site
-    plan: PlanResult,
-    plan_cache: Path,
-    otel: dict[str, str],
-    option: StageOption | None,
-    placement: dict[str, str],
-    ratio: str | None,
+def _settings_from(
+    version: str, plan_cache: Path, otel: dict[str, str], option: StageOption | None
 ) -> StageRuntimeSettings:
+    placement: dict[str, str] = {}
+    if option is not None:
+        placement = {
+            "region": option.region,
+            "zone": option.zone,
+            "tier": option.tier,
+            "instance_type": option.instance_type,
+            "option": option.id,
+        }
+    ratio = otel.get("trace_sampling") or otel.get("sampling_ratio") or otel.get("sampler_arg")
     return StageRuntimeSettings(
-            signals=_parse_signals(otel["signals"], plan_cache) if "signals" in otel
-            else MINIMAL_SIGNALS,
-            trace_sampling=float(ratio) if ratio is not None else 1.0,
-            detail=otel.get("detail", "minimal"),
-            plan_version=otel.get("plan_version") or plan_version_of(plan),
-            placement=placement,
-            access=option.access if option else AccessStrategy.DIRECT,
-            partition=option.region if option else None,
-            span_attributes={
-                k.removeprefix("attr."): v for k, v in otel.items() if k.startswith("attr.")
-            },
-            source=str(plan_cache),
-        )
+        signals=_parse_signals(otel["signals"], plan_cache) if "signals" in otel
+        else MINIMAL_SIGNALS,
+        trace_sampling=float(ratio) if ratio is not None else 1.0,
+        detail=otel.get("detail", "minimal"),
+        plan_version=otel.get("plan_version") or version,
+        placement=placement,
+        access=option.access if option else AccessStrategy.DIRECT,
+        partition=option.region if option else None,
+        span_attributes={
+            k.removeprefix("attr."): v for k, v in otel.items() if k.startswith("attr.")
+        },
+        source=str(plan_cache),
+    )

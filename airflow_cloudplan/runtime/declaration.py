@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from airflow_cloudplan.errors import Problem, SpecError
 from airflow_cloudplan.model.catalog import Frozen
@@ -85,10 +85,21 @@ def declared_datasets(value: DatasetsArg, *, where: str) -> tuple[DeclaredDatase
                 )
             else:
                 out.append(DeclaredDataset.model_validate(dict(item)))
-        except (ValueError, TypeError) as exc:
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
             problems.append(
                 Problem(
-                    message=f"not a valid dataset declaration ({exc})".replace("\n", " "),
+                    message=f"not a valid dataset declaration: {field}: {err['msg']} "
+                    f"(got {err.get('input')!r})",
+                    path=f"{where}[{i}]",
+                    hint="give {'dataset_name': 'uri'} with lower-case snake_case names",
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            problems.append(
+                Problem(
+                    message=f"not a dataset declaration ({exc}): {item!r}",
                     path=f"{where}[{i}]",
                     hint="give {'dataset_name': 'uri'} with lower-case snake_case names",
                 )

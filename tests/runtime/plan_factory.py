@@ -20,6 +20,7 @@ from airflow_cloudplan.model.policy import ObjectiveWeights
 
 
 def make_plan(
+    *,
     pipeline: str = "demo",
     stage: str = "transform",
     dag_id: str = "dag",

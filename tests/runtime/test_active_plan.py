@@ -9,6 +9,8 @@ from airflow_cloudplan.errors import PlanStoreError
 from airflow_cloudplan.model.catalog import Signal
 from airflow_cloudplan.model.plan import AccessStrategy
 from airflow_cloudplan.runtime.active_plan import MINIMAL_SIGNALS, stage_settings
+from airflow_cloudplan.store.base import plan_version
+from airflow_cloudplan.store.cache import ActivePlanCache, CachedPlan
 
 from .plan_factory import make_plan
 
@@ -30,9 +32,32 @@ def test_plan_settings_for_a_managed_task(tmp_path: Path) -> None:
     s = stage_settings(path, **WHO)
     assert s.signals == frozenset({Signal.TRACES, Signal.METRICS})
     assert s.trace_sampling == 0.25 and s.detail == "full"
-    assert s.plan_version == "20250304T050607Z-ab12cd34"
+    assert s.plan_version == plan_version(plan)
     assert s.access is AccessStrategy.REGIONAL_CACHE and s.partition == "eu-west-1"
     assert s.placement["instance_type"] == "m7i.large" and s.span_attributes == {"team": "ml"}
+
+
+def test_the_apply_cache_with_the_full_plan_loaded_by_version(tmp_path: Path) -> None:
+    plan = make_plan(otel={"trace_sampling": "0.5"})
+    version = plan_version(plan)
+    cache = ActivePlanCache(generated_at=plan.created_at, pipelines={
+        "demo": CachedPlan(version=version, airflow=plan.airflow)})
+    path = tmp_path / "active-plan.json"
+    path.write_text(cache.model_dump_json())
+    asked: list[str] = []
+
+    def loader(v: str):
+        asked.append(v)
+        return plan
+
+    s = stage_settings(path, **WHO, plan_loader=loader)
+    assert asked == [version] and s.plan_version == version and s.trace_sampling == 0.5
+    assert s.access is AccessStrategy.REGIONAL_CACHE and s.placement["region"] == "eu-west-1"
+    # Without a loader the cache still gives version and telemetry, access stays direct.
+    bare = stage_settings(path, **WHO)
+    assert bare.plan_version == version and bare.access is AccessStrategy.DIRECT
+    other = {**WHO, "pipeline": "other"}
+    assert stage_settings(path, **other, plan_loader=loader).source == "default"
 
 
 def test_other_pipelines_plans_are_ignored_and_lists_are_read(tmp_path: Path) -> None:
@@ -46,6 +71,7 @@ def test_other_pipelines_plans_are_ignored_and_lists_are_read(tmp_path: Path) ->
     [
         ("{not json", "not a valid plan"),
         ('{"pipeline": "demo"}', "not a valid plan"),
+        ('{"pipelines": {"demo": {}}}', "not a valid plan cache"),
         (make_plan(otel={"signals": "logs,profiles"}).model_dump_json(), "unknown signals"),
         (make_plan(otel={"trace_sampling": "2"}).model_dump_json(), "invalid telemetry"),
     ],

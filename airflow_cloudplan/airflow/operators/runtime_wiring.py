@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_cloudplan.airflow.hooks import StageCredentialsHook, cloudplan_setting_path
+from airflow_cloudplan.model.plan import PlanResult
 from airflow_cloudplan.runtime.access import AccessPlan, DataAccess, RunRef
 from airflow_cloudplan.runtime.active_plan import StageRuntimeSettings, stage_settings
 from airflow_cloudplan.runtime.audit import open_audit_store
@@ -31,6 +32,19 @@ class StageWiring:
     data: DataAccess
 
 
+_plans_by_version: dict[str, PlanResult] = {}
+
+
+def load_stored_plan(version: str) -> PlanResult:
+    """The full plan of an active version, from ``[cloudplan] plan_store`` (memoised)."""
+    if version not in _plans_by_version:
+        from airflow_cloudplan.store import open_store
+
+        store_uri = cloudplan_setting_path("plan_store", "cloudplan/plans")
+        _plans_by_version[version] = open_store(store_uri).get(version)
+    return _plans_by_version[version]
+
+
 def _run_ref(context: Context, task_id: str, dag_id: str) -> RunRef:
     ti: Any = context["ti"]
     return RunRef(
@@ -48,6 +62,7 @@ def stage_runtime(op: StageOperator, decl: StageDeclaration, context: Context) -
     settings = stage_settings(
         plan_cache if isinstance(plan_cache, Path) else None,
         pipeline=decl.pipeline, stage=decl.stage, dag_id=dag_id, task_id=op.task_id,
+        plan_loader=load_stored_plan,
     )
     hook = StageCredentialsHook(op.aws_conn_id)
     uses_s3 = any(is_s3(d.uri) for d in (*decl.reads, *decl.writes))
