@@ -20,9 +20,8 @@ the kept :class:`ProfileState`.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -162,7 +161,7 @@ def profile_metadb(
     With ``state`` the run is incremental: rows after ``state.watermark`` are folded into
     ``state`` (updated in place) and the profiles cover all history kept in it.
     """
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     say = progress or (lambda _msg: None)
     kept = state if state is not None else ProfileState()
@@ -186,8 +185,13 @@ def profile_metadb(
             partial: dict[tuple[str, str], StageState] = {}
             if upper is not None:
                 partial = _read_partials(conn, replace(window, upper=upper), say)
-    except DBAPIError as exc:
+    except OperationalError as exc:
         raise _connection_problem(url, exc) from exc
+    except DBAPIError as exc:
+        raise ProfileError("reading the metadata DB failed", [Problem(
+            str(exc.orig).strip().splitlines()[0], path=_redacted(url),
+            hint="the schema may differ from the supported Airflow versions; "
+            "report this with the Airflow version")]) from exc
     finally:
         engine.dispose()
     merged = merge_states(kept.by_key(), partial.values())
@@ -226,38 +230,6 @@ def _read_partials(conn: Any, window: sql.Window, say: Progress) -> dict[
         s = get(dag_id, task_id)
         s.earlier_tries += int(tries)
         s.earlier_failed_tries += int(failed or 0)
-    say("reading recorded stage metrics")
-    _fold_metrics(sql.stage_metrics(conn, window, STAGE_METRICS_XCOM_KEY), get)
+    say("aggregating recorded stage metrics")
+    sql.fold_metrics(sql.stage_metrics(conn, window, STAGE_METRICS_XCOM_KEY), states)
     return states
-
-
-def _fold_metrics(rows: Iterable[Sequence[Any]], get: Callable[[str, str], StageState]) -> None:
-    """One metrics record per stage run: map indices' records are summed first."""
-    per_run: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for dag_id, task_id, run_id, value in rows:
-        record = value
-        if isinstance(record, bytes | str):
-            try:
-                record = json.loads(record)
-            except ValueError:
-                continue
-        if isinstance(record, str):  # double-encoded JSON
-            try:
-                record = json.loads(record)
-            except ValueError:
-                continue
-        if not isinstance(record, dict):
-            continue
-        key = (dag_id, task_id, run_id)
-        if key not in per_run:
-            per_run[key] = dict(record)
-            continue
-        acc = per_run[key]
-        for name, v in record.items():
-            if isinstance(v, int | float) and isinstance(acc.get(name), int | float) \
-                    and name not in ("accelerator_utilisation", "peak_memory_mb"):
-                acc[name] = acc[name] + v
-            elif name == "peak_memory_mb" and isinstance(v, int | float):
-                acc[name] = max(float(acc.get(name) or 0.0), float(v))
-    for (dag_id, task_id, _run), record in per_run.items():
-        get(dag_id, task_id).add_metrics(record)

@@ -3,7 +3,7 @@
 One statement does the aggregation inside the database::
 
     runs   one row per stage run (dag_id, task_id, run_id): map indices folded —
-           arrival = first queued (else started), duration = last end − first start,
+           arrival = first queued (else first started), duration = last end − first start,
            queue delay = first start − first queued, failed = any index failed
     w      + gap to the previous arrival of the same stage (LAG), row number, count
     S      per stage: n, failures, Σd, Σd², min, max, same for queue delay, first/last
@@ -19,6 +19,7 @@ All times are compared as epoch seconds so SQLite (ISO strings) and PostgreSQL
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_cloudplan.profile.sketch import (
@@ -31,6 +32,9 @@ from airflow_cloudplan.profile.sketch import (
 )
 
 FINAL_STATES = ("success", "failed")
+HOUR_KEY = 2**20
+"""hour × HOUR_KEY + count packs an hour with its count, so MIN/MAX pick the boundary
+hours' counts without a self-join (counts per stage-hour stay far below 2^20)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,9 @@ def epoch(dialect: str, column: str) -> str:
     """SQL for a timestamp column as epoch seconds (double precision)."""
     if dialect == "postgresql":
         return f"date_part('epoch', {column})"
-    return f"((julianday({column}) - 2440587.5) * 86400.0)"
+    # julianday() keeps only milliseconds; whole seconds + the stored microseconds are exact
+    return (f"(CAST(strftime('%s', {column}) AS REAL) "
+            f"+ CAST(substr({column}, 20, 7) AS REAL))")
 
 
 def _bucket(expr: str) -> str:
@@ -66,18 +72,21 @@ def _run_filter(dialect: str, window: Window, alias: str) -> tuple[str, dict[str
 
     lower, upper, since, dag_ids = window.lower, window.upper, window.since, window.dag_ids
 
-    end = epoch(dialect, "dr.end_date")
     clauses = ["dr.end_date IS NOT NULL"]
     params: dict[str, Any] = {}
-    if upper is not None:
-        clauses.append(f"{end} <= :upper")
-        params["upper"] = upper
-    if lower is not None:
-        clauses.append(f"{end} > :lower")
-        params["lower"] = lower
-    if since is not None:
-        clauses.append(f"{end} >= :since")
-        params["since"] = since
+    if dialect == "postgresql":
+        # Compare timestamps, not expressions, so the planner's statistics pick the join:
+        # a hash join for a full read, index lookups for a nightly increment.
+        end = "dr.end_date"
+        convert: Any = lambda t: datetime.fromtimestamp(t, UTC)  # noqa: E731
+    else:
+        end = epoch(dialect, "dr.end_date")
+        convert = float
+    for name, value, op in (("upper", upper, "<="), ("lower", lower, ">"),
+                            ("since", since, ">=")):
+        if value is not None:
+            clauses.append(f"{end} {op} :{name}")
+            params[name] = convert(value)
     if dag_ids:
         clauses.append(f"{alias}.dag_id IN :dag_ids")
         params["dag_ids"] = sa.bindparam("dag_ids", list(dag_ids), expanding=True)
@@ -110,33 +119,34 @@ def run_aggregates(conn: Any, window: Window) -> Any:
     where, params = _run_filter(dialect, window, "ti")
     start, end = epoch(dialect, "ti.start_date"), epoch(dialect, "ti.end_date")
     queued = epoch(dialect, "ti.queued_dttm")
-    arrival = epoch(dialect, "COALESCE(ti.queued_dttm, ti.start_date)")
     states = ", ".join(f"'{s}'" for s in FINAL_STATES)
+    # Byte-order sorting of the partition keys: locale-aware collation doubles the sort.
+    part = ('dag_id COLLATE "C", task_id COLLATE "C"' if dialect == "postgresql"
+            else "dag_id, task_id")
     x = f"((t_arr - {TREND_ORIGIN_S!r}) / 86400.0)"
     statement = f"""
-WITH runs AS (
-  SELECT ti.dag_id AS dag_id, ti.task_id AS task_id,
-         MIN({arrival}) AS t_arr,
-         MAX({end}) - MIN({start}) AS dur,
-         MIN({start}) - MIN({queued}) AS qd,
-         MAX(CASE WHEN ti.state = 'failed' THEN 1 ELSE 0 END) AS failed
-  FROM task_instance ti
-  JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id
-  WHERE {where} AND ti.state IN ({states})
-    AND ti.start_date IS NOT NULL AND ti.end_date IS NOT NULL
-  GROUP BY ti.dag_id, ti.task_id, ti.run_id
-), w AS (
+WITH runs AS MATERIALIZED (
+  SELECT dag_id, task_id, COALESCE(q0, s0) AS t_arr, e1 - s0 AS dur, s0 - q0 AS qd, failed
+  FROM (
+    SELECT ti.dag_id AS dag_id, ti.task_id AS task_id,
+           MIN({start}) AS s0, MAX({end}) AS e1, MIN({queued}) AS q0,
+           MAX(CASE WHEN ti.state = 'failed' THEN 1 ELSE 0 END) AS failed
+    FROM task_instance ti
+    JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id
+    -- state || '' keeps the planners off the ti_state index (a random-access scan)
+    WHERE {where} AND ti.state || '' IN ({states})
+      AND ti.start_date IS NOT NULL AND ti.end_date IS NOT NULL
+    GROUP BY ti.dag_id, ti.task_id, ti.run_id
+  ) AS folded
+), w AS MATERIALIZED (
   SELECT dag_id, task_id, t_arr, dur, qd, failed,
-         t_arr - LAG(t_arr) OVER (PARTITION BY dag_id, task_id ORDER BY t_arr) AS gap,
-         ROW_NUMBER() OVER (PARTITION BY dag_id, task_id ORDER BY t_arr) AS rn,
-         COUNT(*) OVER (PARTITION BY dag_id, task_id) AS cnt,
+         t_arr - LAG(t_arr) OVER (PARTITION BY {part} ORDER BY t_arr) AS gap,
+         ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY t_arr) AS rn,
+         COUNT(*) OVER (PARTITION BY {part}) AS cnt,
          CAST(FLOOR(t_arr / 3600.0) AS INTEGER) AS hr
   FROM runs
-), hours AS (
+), hours AS MATERIALIZED (
   SELECT dag_id, task_id, hr, COUNT(*) AS c FROM w GROUP BY dag_id, task_id, hr
-), span AS (
-  SELECT dag_id, task_id, MAX(c) AS peak, MIN(hr) AS h0, MAX(hr) AS h1
-  FROM hours GROUP BY dag_id, task_id
 )
 SELECT 'S' AS kind, dag_id, task_id, 0 AS k, COUNT(*) AS v1, SUM(failed) AS v2,
        SUM(dur) AS v3, SUM(dur * dur) AS v4, MIN(dur) AS v5, MAX(dur) AS v6,
@@ -151,10 +161,11 @@ UNION ALL
 SELECT 'Q', dag_id, task_id, {_bucket('qd')}, COUNT(*), {_nulls(17)}
 FROM w WHERE qd IS NOT NULL GROUP BY dag_id, task_id, {_bucket('qd')}
 UNION ALL
-SELECT 'H', s.dag_id, s.task_id, 0, s.peak, s.h0, s.h1, a.c, b.c, {_nulls(13)}
-FROM span s
-JOIN hours a ON a.dag_id = s.dag_id AND a.task_id = s.task_id AND a.hr = s.h0
-JOIN hours b ON b.dag_id = s.dag_id AND b.task_id = s.task_id AND b.hr = s.h1
+SELECT 'H', dag_id, task_id, 0, MAX(c), MIN(hr), MAX(hr),
+       MIN(CAST(hr AS BIGINT) * {HOUR_KEY} + c) - MIN(CAST(hr AS BIGINT)) * {HOUR_KEY},
+       MAX(CAST(hr AS BIGINT) * {HOUR_KEY} + c) - MAX(CAST(hr AS BIGINT)) * {HOUR_KEY},
+       {_nulls(13)}
+FROM hours GROUP BY dag_id, task_id
 UNION ALL
 SELECT 'R', dag_id, task_id, rn, t_arr, dur, {_nulls(16)}
 FROM w WHERE rn > cnt - {RECENT_RUNS_KEPT}
@@ -204,11 +215,66 @@ WHERE {where}
 GROUP BY h.dag_id, h.task_id""", params)
 
 
+METRIC_SUMS = ("bytes_read", "bytes_written", "rows_read", "rows_written", "read_ops",
+               "write_ops", "cpu_seconds")
+
+
+def _json_number(dialect: str, field: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(x.value ->> '{field}' AS DOUBLE PRECISION)"
+    return f"CAST(json_extract(x.value, '$.{field}') AS REAL)"
+
+
 def stage_metrics(conn: Any, window: Window, key: str) -> Any:
-    """(dag_id, task_id, run_id, value) of the recorded stage metrics XComs."""
-    where, params = _run_filter(conn.dialect.name, window, "x")
+    """Recorded stage metrics (XCom ``key``) summed per stage run, then per stage.
+
+    Rows: ('M', dag_id, task_id, runs, Σ each of METRIC_SUMS, Σ per-run peak memory,
+    Σ and count of per-run accelerator utilisation) and ('P', dag_id, task_id, pattern,
+    records declaring it). Map indices of one run are summed (peak memory: the max).
+    """
+    dialect = conn.dialect.name
+    where, params = _run_filter(dialect, window, "x")
     params["key"] = key
+    sums = ", ".join(f"SUM({_json_number(dialect, f)}) AS {f}" for f in METRIC_SUMS)
+    outer = ", ".join(f"SUM({f})" for f in METRIC_SUMS)
+    pattern = ("x.value ->> 'read_pattern'" if dialect == "postgresql"
+               else "json_extract(x.value, '$.read_pattern')")
     return _execute(conn, f"""
-SELECT x.dag_id, x.task_id, x.run_id, x.value
+WITH per_run AS (
+  SELECT x.dag_id AS dag_id, x.task_id AS task_id, {sums},
+         MAX({_json_number(dialect, "peak_memory_mb")}) AS peak,
+         AVG({_json_number(dialect, "accelerator_utilisation")}) AS accel
+  FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
+  WHERE x.key = :key AND {where}
+  GROUP BY x.dag_id, x.task_id, x.run_id
+)
+SELECT 'M', dag_id, task_id, CAST(COUNT(*) AS VARCHAR(20)), {outer}, SUM(peak), SUM(accel),
+       COUNT(accel)
+FROM per_run GROUP BY dag_id, task_id
+UNION ALL
+SELECT 'P', x.dag_id, x.task_id, {pattern}, COUNT(*), {_nulls(9)}
 FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
-WHERE x.key = :key AND {where}""", params)
+WHERE x.key = :key AND {where} AND {pattern} IS NOT NULL
+GROUP BY x.dag_id, x.task_id, {pattern}""", params)
+
+
+def fold_metrics(rows: Any, states: dict[tuple[str, str], StageState]) -> None:
+    """Add the stage-metrics rows to the partial states."""
+    for kind, dag_id, task_id, k, *v in rows:
+        s = states.get((dag_id, task_id))
+        if s is None:
+            s = states[(dag_id, task_id)] = StageState(dag_id=dag_id, task_id=task_id)
+        if kind == "P":
+            s.read_patterns[str(k)] = s.read_patterns.get(str(k), 0) + int(v[0])
+            continue
+        s.metrics_runs += int(k)
+        for name, value in zip(METRIC_SUMS, v, strict=False):
+            s.io_sums[name] = s.io_sums.get(name, 0.0) + float(value or 0.0)
+        cpu = s.io_sums.pop("cpu_seconds")
+        s.resource_sums["cpu_seconds"] = s.resource_sums.get("cpu_seconds", 0.0) + cpu
+        s.resource_sums["peak_memory_mb"] = (s.resource_sums.get("peak_memory_mb", 0.0)
+                                             + float(v[7] or 0.0))
+        if int(v[9] or 0):
+            s.accelerator_runs += int(v[9])
+            s.resource_sums["accelerator_utilisation"] = (
+                s.resource_sums.get("accelerator_utilisation", 0.0) + float(v[8] or 0.0))
