@@ -1,0 +1,553 @@
+"""One MILP over a :class:`PlanningProblem`, built once and re-solved with new objectives.
+
+Symbols are those of ``problem.py``: stages k (topological order), options o ∈ O_k with
+stage-local cost c[k,o] (USD/month), latency l[k,o] (ms), exposure e[k,o] (units) and
+shared[k,o] ∈ {0,1}; reach[k]; data edges (i, j) with g_m = GB/month and g_r = GB/run;
+egress[r,s] (USD/GB) and transfer[r,s] (ms/GB) between regions; R_k = regions of O_k.
+
+Variables
+    x[k,o] ∈ {0,1}                 option o chosen for stage k
+    z[k,r] ∈ [0,1]                 region indicator, z[k,r] = Σ_{o ∈ O_k, region(o)=r} x[k,o]
+    f[e,r,s] ≥ 0                   edge e=(i,j) runs from region r to region s
+    λ[k] ≥ 0                       stage latency, λ[k] = Σ_o l[k,o] x[k,o]
+    S[k] ≥ 0                       start time of stage k on the critical-path graph
+    E[k] ≥ 0, y[k] ∈ [0,1]         shared exposure E[k] = Σ_{o shared} e[k,o] x[k,o],
+                                   shared use y[k] = Σ_{o shared} x[k,o]
+    w[k,j] ≥ 0                     McCormick product E[k]·y[j] (k ≠ j)
+    u[c] ∈ [0,1]                   "sensitivity class c uses the shared identity"
+    C, L, R                        the three objectives
+
+Constraints
+    Σ_o x[k,o] = 1                                     one option per stage
+    Σ_s f[e,r,s] = z[i,r],  Σ_r f[e,r,s] = z[j,s]      egress on region pairs (a
+        transportation polytope: with z binary, f[e,r,s] = z[i,r]·z[j,s] exactly; its LP
+        relaxation is tighter than f ≥ z[i,r] + z[j,s] − 1, and it never enumerates pairs
+        of full options — |R_i|·|R_j| variables per edge instead of |O_i|·|O_j|)
+    C = Σ c[k,o] x[k,o] + Σ_e Σ_{r,s} g_m(e)·egress[r,s]·f[e,r,s]
+    S[j] ≥ S[i] + λ[i] + Σ_{r,s} g_r(e)·transfer[r,s]·f[e,r,s]   edges with both ends on path
+    L ≥ S[k] + λ[k]                                    on-path stages without on-path successor
+    w[k,j] ≥ E[k] − U_k·(1 − y[j])                     U_k = max_{o shared} e[k,o]
+    R ≥ Σ_k Σ_{o scoped} e[k,o]·reach[k]·x[k,o] + Σ_k reach[k]·E[k] + Σ_{k≠j} reach[j]·w[k,j]
+    Σ_k Σ_o e[k,o] x[k,o] ≤ exposure_budget_total       (group "exposure_budget")
+    L ≤ deadline_ms                                     (group "deadline")
+    C ≤ budget_usd_month                                (group "budget")
+    y[k] ≤ u[class(k)],  Σ_c u[c] ≤ 1                  (group "shared_across_classes")
+
+Why the risk linearisation is exact: risk of a shared stage k is e[k]·Σ_{j shared} reach[j]
+= reach[k]·E[k] + Σ_{j≠k} reach[j]·E[k]·y[j]; for binary y[j] the McCormick lower bound
+max(0, E[k] − U_k(1 − y[j])) equals E[k]·y[j]. Only lower bounds are needed because R is
+only ever minimised or bounded from above (every coefficient is ≥ 0), so the solver can
+always choose w at its bound. L is the longest path for the same reason.
+
+Objective: a·C + b·L + c·R with caller-given (a, b, c) ≥ 0 and optional upper bounds on C,
+L, R (the ε-constraints of ``pareto.py``). Statuses are read from ``sol_status`` — CBC
+stopped by its time limit makes PuLP say "Optimal" in ``status``; we say "not proven".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_cloudplan.errors import Problem, SolverError
+from airflow_cloudplan.optimize.problem import PlanningProblem
+
+if TYPE_CHECKING:
+    import pulp
+
+SolverName = Literal["cbc", "highs"]
+CONSTRAINT_GROUPS = ("exposure_budget", "deadline", "budget", "shared_across_classes")
+"""Coupling constraint groups the MILP holds (and infeasibility explanation relaxes)."""
+
+Choice = dict[str, int]
+"""An assignment: stage -> index into ``problem.options[stage]``."""
+
+
+@dataclass(frozen=True)
+class ObjectivePoint:
+    """(C, L, R) of one plan: USD/month, ms, risk units."""
+
+    cost: float
+    latency: float
+    risk: float
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        """The point as (C, L, R)."""
+        return (self.cost, self.latency, self.risk)
+
+    def dominates(self, other: ObjectivePoint, rel_tol: float = 1e-9) -> bool:
+        """True when self ≤ other everywhere and < somewhere (beyond ``rel_tol``)."""
+        strictly = False
+        for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True):
+            tol = rel_tol * max(1.0, abs(a), abs(b))
+            if a > b + tol:
+                return False
+            if a < b - tol:
+                strictly = True
+        return strictly
+
+    def same_as(self, other: ObjectivePoint, rel_tol: float = 1e-9) -> bool:
+        """True when the points agree on every objective within ``rel_tol``."""
+        return all(
+            abs(a - b) <= rel_tol * max(1.0, abs(a), abs(b))
+            for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
+        )
+
+
+def _on_path(problem: PlanningProblem, stage: str) -> bool:
+    return problem.on_path.get(stage, True)
+
+
+def egress_price(problem: PlanningProblem, src: str, dst: str) -> float:
+    """USD/GB from region src to dst (0 within a region unless the problem says otherwise)."""
+    if (src, dst) in problem.egress_usd_per_gb:
+        return problem.egress_usd_per_gb[(src, dst)]
+    if src == dst:
+        return 0.0
+    raise SolverError(
+        "egress price missing",
+        [Problem(f"no egress price from {src} to {dst}", path="egress_usd_per_gb",
+                 hint="the problem builder must price every region pair it admits")],
+    )
+
+
+def transfer_time(problem: PlanningProblem, src: str, dst: str) -> float:
+    """ms/GB from region src to dst (0 within a region unless the problem says otherwise)."""
+    if (src, dst) in problem.transfer_ms_per_gb:
+        return problem.transfer_ms_per_gb[(src, dst)]
+    if src == dst:
+        return 0.0
+    raise SolverError(
+        "transfer time missing",
+        [Problem(f"no transfer time from {src} to {dst}", path="transfer_ms_per_gb",
+                 hint="the problem builder must give a throughput for every region pair")],
+    )
+
+
+def validate_problem(problem: PlanningProblem) -> None:
+    """Reject a malformed problem with every problem located (not just the first)."""
+    problems: list[Problem] = []
+    names = set(problem.stages)
+    if len(names) != len(problem.stages):
+        problems.append(Problem("stage names repeat", path="stages"))
+    for k in problem.stages:
+        if not problem.options.get(k):
+            problems.append(Problem(
+                f"stage {k!r} has no admitted option", path=f"options[{k}]",
+                hint="see the gate report for what would admit one"))
+        for o, opt in enumerate(problem.options.get(k, [])):
+            for label, value in (("cost", opt.cost_usd), ("latency", opt.latency_ms),
+                                 ("exposure", opt.exposure)):
+                if not (value >= 0 and math.isfinite(value)):
+                    problems.append(Problem(
+                        f"{label} must be finite and >= 0 (got {value})",
+                        path=f"options[{k}][{o}]"))
+        if not problem.reach.get(k, 0.0) >= 0:
+            problems.append(Problem("reach must be >= 0", path=f"reach[{k}]"))
+    position = {k: i for i, k in enumerate(problem.stages)}
+    for n, e in enumerate(problem.edges):
+        if e.src not in names or e.dst not in names:
+            problems.append(Problem(f"edge {e.src}->{e.dst} names an unknown stage",
+                                    path=f"edges[{n}]"))
+        elif position[e.src] >= position[e.dst]:
+            problems.append(Problem(f"edge {e.src}->{e.dst} goes against the topological "
+                                    "order of stages", path=f"edges[{n}]",
+                                    hint="list stages in dependency order (no cycles)"))
+    if problems:
+        raise SolverError("the planning problem is malformed", problems)
+
+
+def evaluate_choice(problem: PlanningProblem, choice: Mapping[str, int]) -> ObjectivePoint:
+    """(C, L, R) of an assignment, computed directly (no solver): the MILP's reference."""
+    opts = {k: problem.options[k][choice[k]] for k in problem.stages}
+    cost = sum(o.cost_usd for o in opts.values())
+    for e in problem.edges:
+        if e.gb_per_month:
+            cost += e.gb_per_month * egress_price(problem, opts[e.src].region,
+                                                  opts[e.dst].region)
+    finish = _finish_times(problem, opts)
+    latency = max(finish.values(), default=0.0)
+    shared_reach = sum(problem.reach.get(k, 0.0) for k, o in opts.items() if o.shared)
+    risk = sum(
+        o.exposure * (shared_reach if o.shared else problem.reach.get(k, 0.0))
+        for k, o in opts.items()
+    )
+    return ObjectivePoint(cost, latency, risk)
+
+
+def _finish_times(problem: PlanningProblem, opts: Mapping[str, Any]) -> dict[str, float]:
+    start = {k: 0.0 for k in problem.stages if _on_path(problem, k)}
+    finish: dict[str, float] = {}
+    preds: dict[str, list[tuple[str, float]]] = {k: [] for k in start}
+    for e in problem.edges:
+        if e.src in start and e.dst in start:
+            t = e.gb_per_run * transfer_time(problem, opts[e.src].region, opts[e.dst].region)
+            preds[e.dst].append((e.src, t))
+    for k in problem.stages:
+        if k not in start:
+            continue
+        s = max((finish[i] + t for i, t in preds[k]), default=0.0)
+        finish[k] = s + opts[k].latency_ms
+    return finish
+
+
+def critical_path(problem: PlanningProblem, choice: Mapping[str, int]) -> list[str]:
+    """The on-path stages whose chain sets the end-to-end latency of ``choice``."""
+    opts = {k: problem.options[k][choice[k]] for k in problem.stages}
+    finish = _finish_times(problem, opts)
+    if not finish:
+        return []
+    path = [max(finish, key=lambda k: finish[k])]
+    while True:
+        k = path[-1]
+        begin = finish[k] - opts[k].latency_ms
+        prev = None
+        for e in problem.edges:
+            if e.dst == k and e.src in finish:
+                t = e.gb_per_run * transfer_time(problem, opts[e.src].region, opts[k].region)
+                if abs(finish[e.src] + t - begin) <= 1e-9 * max(1.0, begin):
+                    prev = e.src
+                    break
+        if prev is None or begin <= 0:
+            return list(reversed(path))
+        path.append(prev)
+
+
+def violated_constraints(problem: PlanningProblem, choice: Mapping[str, int],
+                         rel_tol: float = 1e-9) -> list[str]:
+    """Coupling constraint groups that ``choice`` violates (empty = feasible)."""
+    point = evaluate_choice(problem, choice)
+    out: list[str] = []
+    opts = {k: problem.options[k][choice[k]] for k in problem.stages}
+
+    def over(value: float, bound: float) -> bool:
+        return value > bound + rel_tol * max(1.0, abs(bound))
+
+    exposure = sum(o.exposure for o in opts.values())
+    if problem.exposure_budget_total is not None and over(exposure,
+                                                          problem.exposure_budget_total):
+        out.append("exposure_budget")
+    if problem.deadline_ms is not None and over(point.latency, problem.deadline_ms):
+        out.append("deadline")
+    if problem.budget_usd_month is not None and over(point.cost, problem.budget_usd_month):
+        out.append("budget")
+    if problem.forbid_shared_across_classes:
+        classes = {problem.sensitivity[k] for k, o in opts.items()
+                   if o.shared and k in problem.sensitivity}
+        if len(classes) > 1:
+            out.append("shared_across_classes")
+    return out
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """What one MILP solve gave, with an honest status.
+
+    ``status``: ``optimal`` (proven), ``feasible_not_proven`` (a solution, but the time
+    limit stopped the proof), ``infeasible`` (proven), ``no_solution`` (nothing found
+    within the time limit: feasibility unknown).
+    """
+
+    status: str
+    choice: Choice | None
+    point: ObjectivePoint | None
+    milp_point: ObjectivePoint | None
+    wall_time_s: float
+
+    @property
+    def proven(self) -> bool:
+        """The solver proved optimality (or infeasibility)."""
+        return self.status in ("optimal", "infeasible")
+
+
+def _make_solver(solver: SolverName, time_limit_s: float, gap_rel: float,
+                 warm_start: bool) -> Any:
+    import pulp
+
+    if solver == "cbc":
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel,
+                                 gapAbs=0.0, warmStart=warm_start, threads=1)
+    if solver == "highs":
+        if "HiGHS" not in pulp.listSolvers(onlyAvailable=True):
+            raise SolverError("HiGHS was requested but is not available", [Problem(
+                "highspy is not installed", path="--solver",
+                hint="install the 'highs' extra (pip install airflow-cloudplan[highs]) "
+                     "or use --solver cbc")])
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=0.0,
+                          threads=1)
+    raise SolverError(f"unknown solver {solver!r}", [Problem(
+        f"unknown solver {solver!r}", path="--solver", hint="use 'cbc' or 'highs'")])
+
+
+class PlanningModel:
+    """The MILP of one problem, built once; :meth:`solve` changes objective and bounds.
+
+    ``relaxed`` names constraint groups (see :data:`CONSTRAINT_GROUPS`) to leave out; the
+    infeasibility explanation uses it.
+    """
+
+    def __init__(self, problem: PlanningProblem, *,
+                 relaxed: frozenset[str] = frozenset()) -> None:
+        import pulp
+
+        validate_problem(problem)
+        unknown = relaxed - set(CONSTRAINT_GROUPS)
+        if unknown:
+            raise SolverError("unknown constraint group", [Problem(
+                f"cannot relax {sorted(unknown)}", hint=f"use {CONSTRAINT_GROUPS}")])
+        started = time.perf_counter()
+        self.problem = problem
+        self.relaxed = relaxed
+        self.lp = pulp.LpProblem("cloudplan", pulp.LpMinimize)
+        self.x: dict[str, list[pulp.LpVariable]] = {}
+        self._build_choice()
+        cost_terms = self._build_choice_terms()
+        cost_terms += self._build_edges()
+        self._build_latency()
+        self._build_risk()
+        self._build_coupling()
+        self.C = pulp.LpVariable("C", lowBound=0)
+        self.L = pulp.LpVariable("L", lowBound=0)
+        self.R = pulp.LpVariable("R", lowBound=0)
+        self.lp += (pulp.LpAffineExpression(cost_terms) - self.C == 0, "def_C")
+        for n, expr in enumerate(self._path_ends):
+            self.lp += (self.L - expr >= 0, f"def_L_{n}")
+        self.lp += (self.R - pulp.LpAffineExpression(self._risk_terms) >= 0, "def_R")
+        self.build_time_s = time.perf_counter() - started
+
+    # --- construction -------------------------------------------------------------
+    def _build_choice(self) -> None:
+        import pulp
+
+        p = self.problem
+        for ki, k in enumerate(p.stages):
+            xs = [pulp.LpVariable(f"x_{ki}_{o}", cat=pulp.LpBinary)
+                  for o in range(len(p.options[k]))]
+            self.x[k] = xs
+            self.lp += (pulp.LpAffineExpression([(v, 1.0) for v in xs]) == 1, f"one_{ki}")
+
+    def _build_choice_terms(self) -> list[tuple[Any, float]]:
+        import pulp
+
+        p = self.problem
+        self.z: dict[str, dict[str, Any]] = {}
+        self.lat: dict[str, Any] = {}
+        terms: list[tuple[Any, float]] = []
+        for ki, k in enumerate(p.stages):
+            by_region: dict[str, list[Any]] = {}
+            for o, opt in enumerate(p.options[k]):
+                by_region.setdefault(opt.region, []).append(self.x[k][o])
+                terms.append((self.x[k][o], opt.cost_usd))
+            self.z[k] = {}
+            for ri, (r, xs) in enumerate(sorted(by_region.items())):
+                if len(by_region) == 1:
+                    self.z[k][r] = 1.0
+                    continue
+                zv = pulp.LpVariable(f"z_{ki}_{ri}", lowBound=0, upBound=1)
+                self.lp += (zv - pulp.LpAffineExpression([(v, 1.0) for v in xs]) == 0,
+                            f"reg_{ki}_{ri}")
+                self.z[k][r] = zv
+            if _on_path(p, k):
+                lv = pulp.LpVariable(f"lat_{ki}", lowBound=0)
+                self.lp += (lv - pulp.LpAffineExpression(
+                    [(self.x[k][o], opt.latency_ms) for o, opt in enumerate(p.options[k])]
+                ) == 0, f"def_lat_{ki}")
+                self.lat[k] = lv
+        return terms
+
+    def _build_edges(self) -> list[tuple[Any, float]]:
+        """Region-pair flows per edge; returns egress cost terms, keeps transfer terms."""
+        import pulp
+
+        p = self.problem
+        self.transfer: dict[int, pulp.LpAffineExpression | float] = {}
+        cost_terms: list[tuple[Any, float]] = []
+        for n, e in enumerate(p.edges):
+            on_path = _on_path(p, e.src) and _on_path(p, e.dst)
+            zi, zj = self.z[e.src], self.z[e.dst]
+            egress = {(r, s): e.gb_per_month * egress_price(p, r, s) for r in zi for s in zj}
+            ttime = {(r, s): (e.gb_per_run * transfer_time(p, r, s) if on_path else 0.0)
+                     for r in zi for s in zj}
+            if len(zi) == 1 and len(zj) == 1:
+                (pair,) = egress
+                self._constant_cost = getattr(self, "_constant_cost", 0.0) + egress[pair]
+                self.transfer[n] = ttime[pair]
+                continue
+            if not any(egress.values()) and not any(ttime.values()):
+                self.transfer[n] = 0.0
+                continue
+            f = {(r, s): pulp.LpVariable(f"f_{n}_{a}_{b}", lowBound=0)
+                 for a, r in enumerate(sorted(zi)) for b, s in enumerate(sorted(zj))}
+            for a, r in enumerate(sorted(zi)):
+                self.lp += (pulp.LpAffineExpression([(f[(r, s)], 1.0) for s in zj])
+                            - zi[r] == 0, f"out_{n}_{a}")
+            for b, s in enumerate(sorted(zj)):
+                self.lp += (pulp.LpAffineExpression([(f[(r, s)], 1.0) for r in zi])
+                            - zj[s] == 0, f"in_{n}_{b}")
+            cost_terms += [(f[rs], c) for rs, c in egress.items() if c]
+            self.transfer[n] = pulp.LpAffineExpression(
+                [(f[rs], t) for rs, t in ttime.items() if t])
+        return cost_terms
+
+    def _build_latency(self) -> None:
+        import pulp
+
+        p = self.problem
+        self._path_ends: list[Any] = []
+        path = [k for k in p.stages if _on_path(p, k)]
+        start = {k: pulp.LpVariable(f"S_{p.stages.index(k)}", lowBound=0) for k in path}
+        has_succ: set[str] = set()
+        for n, e in enumerate(p.edges):
+            if e.src in start and e.dst in start:
+                has_succ.add(e.src)
+                self.lp += (start[e.dst] - start[e.src] - self.lat[e.src]
+                            - self.transfer[n] >= 0, f"prec_{n}")
+        for k in path:
+            if k not in has_succ:
+                self._path_ends.append(start[k] + self.lat[k])
+
+    def _build_risk(self) -> None:
+        import pulp
+
+        p = self.problem
+        terms: list[tuple[Any, float]] = []
+        shared_e: dict[str, Any] = {}
+        shared_y: dict[str, Any] = {}
+        upper: dict[str, float] = {}
+        for ki, k in enumerate(p.stages):
+            reach = p.reach.get(k, 0.0)
+            sh = [(self.x[k][o], opt.exposure) for o, opt in enumerate(p.options[k])
+                  if opt.shared]
+            terms += [(self.x[k][o], opt.exposure * reach)
+                      for o, opt in enumerate(p.options[k]) if not opt.shared and reach]
+            if not sh:
+                continue
+            yv = pulp.LpVariable(f"y_{ki}", lowBound=0, upBound=1)
+            self.lp += (yv - pulp.LpAffineExpression([(v, 1.0) for v, _ in sh]) == 0,
+                        f"def_y_{ki}")
+            shared_y[k] = yv
+            upper[k] = max(e for _, e in sh)
+            if upper[k] > 0:
+                ev = pulp.LpVariable(f"E_{ki}", lowBound=0)
+                self.lp += (ev - pulp.LpAffineExpression(sh) == 0, f"def_E_{ki}")
+                shared_e[k] = ev
+                if reach:
+                    terms.append((ev, reach))
+        index = {k: i for i, k in enumerate(p.stages)}
+        for k, ev in shared_e.items():
+            for j, yv in shared_y.items():
+                reach_j = p.reach.get(j, 0.0)
+                if j == k or not reach_j:
+                    continue
+                w = pulp.LpVariable(f"w_{index[k]}_{index[j]}", lowBound=0)
+                self.lp += (w - ev - upper[k] * yv >= -upper[k],
+                            f"mc_{index[k]}_{index[j]}")
+                terms.append((w, reach_j))
+        self._risk_terms = terms
+        self.shared_y = shared_y
+
+    def _build_coupling(self) -> None:
+        import pulp
+
+        p = self.problem
+        if p.exposure_budget_total is not None and "exposure_budget" not in self.relaxed:
+            self.lp += (pulp.LpAffineExpression(
+                [(self.x[k][o], opt.exposure) for k in p.stages
+                 for o, opt in enumerate(p.options[k]) if opt.exposure]
+            ) <= p.exposure_budget_total, "exposure_budget")
+        if p.forbid_shared_across_classes and "shared_across_classes" not in self.relaxed:
+            classes = sorted({p.sensitivity[k] for k in self.shared_y if k in p.sensitivity})
+            if len(classes) > 1:
+                u = {c: pulp.LpVariable(f"u_{n}", lowBound=0, upBound=1)
+                     for n, c in enumerate(classes)}
+                for k, yv in self.shared_y.items():
+                    if k in p.sensitivity:
+                        self.lp += (yv - u[p.sensitivity[k]] <= 0,
+                                    f"cls_{p.stages.index(k)}")
+                self.lp += (pulp.LpAffineExpression([(v, 1.0) for v in u.values()]) <= 1,
+                            "one_shared_class")
+
+    # --- facts ----------------------------------------------------------------------
+    @property
+    def n_variables(self) -> int:
+        """Number of MILP variables."""
+        return len(self.lp.variables())
+
+    @property
+    def n_constraints(self) -> int:
+        """Number of MILP constraints."""
+        return len(self.lp.constraints)
+
+    def upper_bound(self, which: str) -> float | None:
+        """The coupling bound on C ("budget") or L ("deadline") unless relaxed."""
+        p = self.problem
+        if which == "cost" and "budget" not in self.relaxed:
+            return p.budget_usd_month
+        if which == "latency" and "deadline" not in self.relaxed:
+            return p.deadline_ms
+        return None
+
+    # --- solving --------------------------------------------------------------------
+    def solve(self, *, weights: tuple[float, float, float] = (1.0, 0.0, 0.0),
+              bounds: tuple[float | None, float | None, float | None] = (None, None, None),
+              solver: SolverName = "cbc", time_limit_s: float = 60.0,
+              gap_rel: float = 1e-9, warm_start: bool = False) -> SolveOutcome:
+        """Minimise a·C + b·L + c·R subject to C ≤ bounds[0], L ≤ bounds[1], R ≤ bounds[2].
+
+        Raises :class:`SolverError` when the solver itself fails; an infeasible or timed-out
+        solve is a status, not an exception (the caller decides what it means).
+        """
+        import pulp
+
+        if any(w < 0 for w in weights) or not any(weights):
+            raise SolverError("invalid objective", [Problem(
+                f"weights must be >= 0 and not all zero (got {weights})")])
+        constant = getattr(self, "_constant_cost", 0.0)
+        self.lp.setObjective(pulp.LpAffineExpression(
+            [(v, w) for v, w in zip((self.C, self.L, self.R), weights, strict=True) if w]))
+        caps = (self.upper_bound("cost"), self.upper_bound("latency"), None)
+        for var, bound, cap, shift in zip((self.C, self.L, self.R), bounds, caps,
+                                          (constant, 0.0, 0.0), strict=True):
+            limits = [b for b in (bound, cap) if b is not None]
+            var.upBound = (min(limits) - shift) if limits else None
+        started = time.perf_counter()
+        try:
+            self.lp.solve(_make_solver(solver, time_limit_s, gap_rel, warm_start))
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"the {solver} solver failed", [Problem(
+                str(exc), hint="retry with the other solver (--solver cbc|highs)")]) from exc
+        wall = time.perf_counter() - started
+        return self._outcome(wall, constant)
+
+    def _outcome(self, wall: float, constant: float) -> SolveOutcome:
+        import pulp
+
+        sol = self.lp.sol_status
+        # CBC's "Integer infeasible" leaves sol_status at "no solution found"; the LP
+        # status is then Infeasible, which is a proof. A time-out is "Not Solved".
+        if sol == pulp.LpSolutionInfeasible or (
+                sol == pulp.LpSolutionNoSolutionFound
+                and self.lp.status == pulp.LpStatusInfeasible):
+            return SolveOutcome("infeasible", None, None, None, wall)
+        if sol == pulp.LpSolutionUnbounded:
+            raise SolverError("the MILP is unbounded", [Problem(
+                "a model bug: every objective is bounded below by 0",
+                hint="report this with the problem that triggered it")])
+        if sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            return SolveOutcome("no_solution", None, None, None, wall)
+        choice: Choice = {}
+        for k, xs in self.x.items():
+            values = [v.varValue or 0.0 for v in xs]
+            best = max(range(len(values)), key=values.__getitem__)
+            if values[best] < 0.5:
+                raise SolverError("the solver returned a fractional choice", [Problem(
+                    f"stage {k!r}: no option has x >= 0.5", path=f"x[{k}]",
+                    hint="retry with the other solver (--solver cbc|highs)")])
+            choice[k] = best
+        milp = ObjectivePoint((self.C.varValue or 0.0) + constant, self.L.varValue or 0.0,
+                              self.R.varValue or 0.0)
+        status = "optimal" if sol == pulp.LpSolutionOptimal else "feasible_not_proven"
+        return SolveOutcome(status, choice, evaluate_choice(self.problem, choice), milp, wall)
