@@ -262,3 +262,55 @@ def test_without_the_override_the_app_itself_refuses_anonymous(
         no_override_client: TestClient) -> None:
     for path in ("/", "/api/plans", "/static/review.css"):
         assert no_override_client.get(path).status_code == 401
+
+
+# -- the pending-review lookup on a real metadata DB -------------------------------------
+
+@pytest.fixture
+def review_rows(airflow_db: Path) -> Iterator[dict[str, str]]:
+    """Two review steps of cloudplan_replan in the test session's metadata DB: one waiting
+    (its approval body names version ``abcdef123456…``), one already answered."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    now = datetime.now(UTC)
+    run_ids = {"waiting": f"cp_ui_test_{uuid.uuid4().hex[:8]}",
+               "answered": f"cp_ui_test_{uuid.uuid4().hex[:8]}"}
+    with create_session() as s:
+        for kind, run_id in run_ids.items():
+            ti_id = uuid.uuid4().hex
+            s.execute(text(
+                "INSERT INTO dag_run (dag_id, run_id, run_type, run_after, clear_number, "
+                "span_status, state) VALUES ('cloudplan_replan', :r, 'manual', :t, 0, "
+                "'not_started', 'running')"), {"r": run_id, "t": now})
+            s.execute(text(
+                "INSERT INTO task_instance (id, task_id, dag_id, run_id, map_index, try_number, "
+                "max_tries, pool, pool_slots, span_status, state) VALUES (:id, 'review', "
+                "'cloudplan_replan', :r, -1, 1, 0, 'default_pool', 1, 'not_started', "
+                "'deferred')"), {"id": ti_id, "r": run_id})
+            s.execute(text(
+                "INSERT INTO hitl_detail (ti_id, options, subject, body, params, created_at, "
+                "params_input, responded_at) VALUES (:id, '[\"Approve\", \"Reject\"]', "
+                "'cloudplan: apply?', :body, '{}', :t, '{}', :resp)"),
+                {"id": ti_id, "t": now, "resp": now if kind == "answered" else None,
+                 "body": "### Plan abcdef123456 for `example_ml_pipeline`\n..."})
+    yield run_ids
+    with create_session() as s:
+        for run_id in run_ids.values():
+            s.execute(text("DELETE FROM dag_run WHERE run_id = :r"), {"r": run_id})
+
+
+def test_pending_reviews_finds_the_waiting_step_for_a_version(
+        review_rows: dict[str, str]) -> None:
+    from airflow_cloudplan.airflow.ui.reviews import pending_reviews
+
+    found = [r for r in pending_reviews("abcdef123456" + "0" * 52) or []
+             if r.run_id.startswith("cp_ui_test_")]
+    assert [r.run_id for r in found] == [review_rows["waiting"]]
+    assert found[0].path() == (f"/dags/cloudplan_replan/runs/{review_rows['waiting']}"
+                               "/tasks/review/required_actions")
+    other = pending_reviews("fedcba654321" + "0" * 52) or []
+    assert not [r for r in other if r.run_id.startswith("cp_ui_test_")]
