@@ -202,10 +202,17 @@ def test_reviewer_sees_frontier_recommendation_and_diff(server: Server, browser:
 
 
 def test_plugin_appears_in_airflow_navigation(server: Server, browser: Any) -> None:
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     login(page, server)
-    page.goto(f"{server.base}/plugin/cloudplan", wait_until="networkidle")
+    page.goto(f"{server.base}/", wait_until="networkidle")
+    page.get_by_role("button", name="Browse").click()
+    entry = page.get_by_role("menuitem", name="Cloudplan")
+    expect(entry).to_be_visible(timeout=30_000)
+    entry.click()
+    page.wait_for_url("**/plugin/cloudplan", timeout=30_000)
     frame = page.frame_locator("iframe")
-    assert frame.locator("#pipeline-example_ml_pipeline").is_visible(timeout=30_000)
+    expect(frame.locator("#pipeline-example_ml_pipeline")).to_be_visible(timeout=30_000)
     context.close()
