@@ -268,8 +268,12 @@ def _make_solver(solver: SolverName, time_limit_s: float, gap_rel: float,
     import pulp
 
     if solver == "cbc":
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel,
-                                 gapAbs=0.0, warmStart=warm_start, threads=1)
+        # The CBC binary bundled with PuLP, driven through COIN_CMD: PuLP 3.3 deprecates
+        # the PULP_CBC_CMD wrapper, not the bundled solver.
+        from pulp.apis import coin_api
+
+        return pulp.COIN_CMD(path=coin_api.pulp_cbc_path, msg=False, timeLimit=time_limit_s,
+                             gapRel=gap_rel, gapAbs=0.0, warmStart=warm_start, threads=1)
     if solver == "highs":
         if "HiGHS" not in pulp.listSolvers(onlyAvailable=True):
             raise SolverError("HiGHS was requested but is not available", [Problem(
@@ -309,9 +313,9 @@ class PlanningModel:
         self._build_latency()
         self._build_risk()
         self._build_coupling()
-        self.C = pulp.LpVariable("C", lowBound=0)
-        self.L = pulp.LpVariable("L", lowBound=0)
-        self.R = pulp.LpVariable("R", lowBound=0)
+        self.C = self.lp.add_variable("C", lowBound=0)
+        self.L = self.lp.add_variable("L", lowBound=0)
+        self.R = self.lp.add_variable("R", lowBound=0)
         self.lp += (pulp.LpAffineExpression(cost_terms) - self.C == 0, "def_C")
         for n, expr in enumerate(self._path_ends):
             self.lp += (self.L - expr >= 0, f"def_L_{n}")
@@ -324,7 +328,7 @@ class PlanningModel:
 
         p = self.problem
         for ki, k in enumerate(p.stages):
-            xs = [pulp.LpVariable(f"x_{ki}_{o}", cat=pulp.LpBinary)
+            xs = [self.lp.add_variable(f"x_{ki}_{o}", 0, 1, cat=pulp.LpBinary)
                   for o in range(len(p.options[k]))]
             self.x[k] = xs
             self.lp += (pulp.LpAffineExpression([(v, 1.0) for v in xs]) == 1, f"one_{ki}")
@@ -346,12 +350,12 @@ class PlanningModel:
                 if len(by_region) == 1:
                     self.z[k][r] = 1.0
                     continue
-                zv = pulp.LpVariable(f"z_{ki}_{ri}", lowBound=0, upBound=1)
+                zv = self.lp.add_variable(f"z_{ki}_{ri}", lowBound=0, upBound=1)
                 self.lp += (zv - pulp.LpAffineExpression([(v, 1.0) for v in xs]) == 0,
                             f"reg_{ki}_{ri}")
                 self.z[k][r] = zv
             if _on_path(p, k):
-                lv = pulp.LpVariable(f"lat_{ki}", lowBound=0)
+                lv = self.lp.add_variable(f"lat_{ki}", lowBound=0)
                 self.lp += (lv - pulp.LpAffineExpression(
                     [(self.x[k][o], opt.latency_ms) for o, opt in enumerate(p.options[k])]
                 ) == 0, f"def_lat_{ki}")
@@ -379,7 +383,7 @@ class PlanningModel:
             if not any(egress.values()) and not any(ttime.values()):
                 self.transfer[n] = 0.0
                 continue
-            f = {(r, s): pulp.LpVariable(f"f_{n}_{a}_{b}", lowBound=0)
+            f = {(r, s): self.lp.add_variable(f"f_{n}_{a}_{b}", lowBound=0)
                  for a, r in enumerate(sorted(zi)) for b, s in enumerate(sorted(zj))}
             for a, r in enumerate(sorted(zi)):
                 self.lp += (pulp.LpAffineExpression([(f[(r, s)], 1.0) for s in zj])
@@ -398,7 +402,7 @@ class PlanningModel:
         p = self.problem
         self._path_ends: list[Any] = []
         path = [k for k in p.stages if _on_path(p, k)]
-        start = {k: pulp.LpVariable(f"S_{p.stages.index(k)}", lowBound=0) for k in path}
+        start = {k: self.lp.add_variable(f"S_{p.stages.index(k)}", lowBound=0) for k in path}
         has_succ: set[str] = set()
         for n, e in enumerate(p.edges):
             if e.src in start and e.dst in start:
@@ -425,13 +429,13 @@ class PlanningModel:
                       for o, opt in enumerate(p.options[k]) if not opt.shared and reach]
             if not sh:
                 continue
-            yv = pulp.LpVariable(f"y_{ki}", lowBound=0, upBound=1)
+            yv = self.lp.add_variable(f"y_{ki}", lowBound=0, upBound=1)
             self.lp += (yv - pulp.LpAffineExpression([(v, 1.0) for v, _ in sh]) == 0,
                         f"def_y_{ki}")
             shared_y[k] = yv
             upper[k] = max(e for _, e in sh)
             if upper[k] > 0:
-                ev = pulp.LpVariable(f"E_{ki}", lowBound=0)
+                ev = self.lp.add_variable(f"E_{ki}", lowBound=0)
                 self.lp += (ev - pulp.LpAffineExpression(sh) == 0, f"def_E_{ki}")
                 shared_e[k] = ev
                 if reach:
@@ -442,7 +446,7 @@ class PlanningModel:
                 reach_j = p.reach.get(j, 0.0)
                 if j == k or not reach_j:
                     continue
-                w = pulp.LpVariable(f"w_{index[k]}_{index[j]}", lowBound=0)
+                w = self.lp.add_variable(f"w_{index[k]}_{index[j]}", lowBound=0)
                 self.lp += (w - ev - upper[k] * yv >= -upper[k],
                             f"mc_{index[k]}_{index[j]}")
                 terms.append((w, reach_j))
@@ -461,7 +465,7 @@ class PlanningModel:
         if p.forbid_shared_across_classes and "shared_across_classes" not in self.relaxed:
             classes = sorted({p.sensitivity[k] for k in self.shared_y if k in p.sensitivity})
             if len(classes) > 1:
-                u = {c: pulp.LpVariable(f"u_{n}", lowBound=0, upBound=1)
+                u = {c: self.lp.add_variable(f"u_{n}", lowBound=0, upBound=1)
                      for n, c in enumerate(classes)}
                 for k, yv in self.shared_y.items():
                     if k in p.sensitivity:
@@ -474,12 +478,12 @@ class PlanningModel:
     @property
     def n_variables(self) -> int:
         """Number of MILP variables."""
-        return len(self.lp.variables())
+        return int(self.lp.numVariables())
 
     @property
     def n_constraints(self) -> int:
         """Number of MILP constraints."""
-        return len(self.lp.constraints)
+        return int(self.lp.numConstraints())
 
     def upper_bound(self, which: str) -> float | None:
         """The coupling bound on C ("budget") or L ("deadline") unless relaxed."""

@@ -224,10 +224,12 @@ def _simplex_grid(divisions: int) -> list[Bounds]:
 
 
 def _seed_supported(search: _Search, divisions: int, started: float,
-                    total_time_s: float | None) -> None:
+                    total_time_s: float | None, max_points: int) -> None:
     """Add weighted-sum optima: each is non-dominated since every weight is > 0."""
     scale = objective_scales(search.model.problem)
     for n, w in enumerate(_simplex_grid(divisions)):
+        if len(search.points) >= max_points:
+            return
         if total_time_s is not None and time.perf_counter() - started > total_time_s / 2:
             search.notes.append("weighted-sum seeding stopped at half the time budget")
             return
@@ -265,7 +267,7 @@ def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
     model = model or PlanningModel(problem)
     search = _Search(model, solver, time_limit_s, rel_tol)
     if seed_divisions > 0:
-        _seed_supported(search, seed_divisions, started, total_time_s)
+        _seed_supported(search, seed_divisions, started, total_time_s, max_points)
     while search.boxes:
         if len(search.points) >= max_points:
             search.complete = False
