@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_cloudplan.model.plan import EvaluatedPlan, PlanResult, Violation
-from airflow_cloudplan.report import diff_svg, frontier_svg
+from airflow_cloudplan.report import frontier_svg
 from airflow_cloudplan.report.units import fmt_cost, fmt_delta, fmt_latency, fmt_risk
 from airflow_cloudplan.store import PlanStore
 from airflow_cloudplan.store.base import HistoryEvent
@@ -75,7 +75,6 @@ class PlanPage:
     rows: list[ObjectiveRow]
     frontier_svg: str
     diff: PlanDiff
-    diff_svg: str
     changes_by_stage: list[tuple[str, list[FieldChange]]]
     gate_stages: list[dict[str, Any]]
     gate_names: list[str]
@@ -177,7 +176,7 @@ def plan_page(store: PlanStore, version: str) -> PlanPage:
         status=version_status(history, full, pointer.version if pointer else None),
         is_active=bool(pointer and pointer.version == full),
         compared_version=other_version, compared_label=label, rows=rows,
-        frontier_svg=frontier_svg(plan, ref), diff=diff, diff_svg=diff_svg(diff),
+        frontier_svg=frontier_svg(plan, ref), diff=diff,
         changes_by_stage=list(grouped.items()), gate_stages=gate_stages, gate_names=gate_names,
         baseline_violations=[(b.name, b.description, list(b.plan.violations))
                              for b in plan.baselines],
