@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_cloudplan.apply import OWNER_MARK
 from airflow_cloudplan.errors import CloudplanError, Problem
 
 PIPELINE_DAG = "example_ml_pipeline"
@@ -254,7 +255,8 @@ def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
     store = open_store(store_dir)
     pointer = store.active(PIPELINE_DAG)
     return {"ui": base, "store": str(store_dir), "active_version": pointer.version if pointer
-            else None, "pools": sorted(n for n in pools if n.startswith("cp-")),
+            else None, "pools": sorted(n for n, p in pools.items()
+                                       if OWNER_MARK in str(p.get("description"))),
             "placements": placements,
             "plan_json": str(store_dir / "versions" / pointer.version / "plan.json")
             if pointer else None,

@@ -32,7 +32,6 @@ from airflow_cloudplan.store.cache import (
     write_cache,
 )
 
-POOL_PREFIX = "cp-"
 OWNER_MARK = "cloudplan pipeline="
 
 
@@ -130,8 +129,8 @@ def apply_plan(store: PlanStore, version: str, api: AirflowApi, cache_path: Path
         undo.run(store, api, cache_path, actor, exc)
         raise
     in_use = {p.name for p in settings.pools}
-    unused = tuple(sorted(n for n in before_pools if n.startswith(POOL_PREFIX)
-                          and n not in in_use and _owned_by(before_pools[n], plan.pipeline)))
+    unused = tuple(sorted(n for n in before_pools
+                          if n not in in_use and _owned_by(before_pools[n], plan.pipeline)))
     deleted: tuple[str, ...] = ()
     if delete_unused_pools and unused:
         api.delete_pools(list(unused))

@@ -28,6 +28,7 @@ from airflow_cloudplan.model.plan import (
     AirflowTaskSettings,
     PlanResult,
 )
+from airflow_cloudplan.model.workload import Criticality
 from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json
 from airflow_cloudplan.runops.context import ComposeContext, StagePlacement
 from airflow_cloudplan.runops.otel import resource_attributes, sdk_path
@@ -122,10 +123,15 @@ def _settings_from(ctx: ComposeContext, include_version: bool) -> AirflowSetting
         attrs = resource_attributes(ctx, p)
         if not include_version:
             attrs.pop("cloudplan.plan_version")
+        # Environment-style keys point an SDK at the stage's config file; the short keys
+        # (signals, trace_sampling, detail) are what the stage operators read at run time.
         otel = {
             "OTEL_CONFIG_FILE": sdk_path(p.name),
             "OTEL_SERVICE_NAME": attrs["service.name"],
             "OTEL_RESOURCE_ATTRIBUTES": ",".join(f"{k}={v}" for k, v in sorted(attrs.items())),
+            "signals": ",".join(sorted(str(s) for s in p.emitted_signals)),
+            "trace_sampling": f"{p.trace_ratio:g}",
+            "detail": "full" if p.stage.criticality == Criticality.CRITICAL else "minimal",
         }
         binding = p.stage.airflow
         tasks.append(AirflowTaskSettings(
