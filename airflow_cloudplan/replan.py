@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from airflow_cloudplan.errors import Problem, SolverError
 from airflow_cloudplan.model.catalog import Catalog, Frozen
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import EvaluatedPlan, Objectives, PlanResult, Violation
@@ -103,6 +104,7 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
     """Plan one pipeline spec, compose its artifacts, store the version, and decide."""
     from airflow_cloudplan.catalog import load_catalog
     from airflow_cloudplan.gates import check_plan
+    from airflow_cloudplan.optimize.milp import SolverName
     from airflow_cloudplan.optimize.planner import plan as make_plan
     from airflow_cloudplan.optimize.scoring import evaluate_assignment
     from airflow_cloudplan.runops import airflow_settings, compose
@@ -112,7 +114,12 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
     spec = load_spec(spec_path, catalog)
     inp: PlanningInput = spec.planning_input(catalog, profiles)
     weights = weights or spec.policy.weights
-    result = make_plan(inp, weights=weights, solver=solver, time_limit_s=time_limit_s)
+    if solver not in ("cbc", "highs"):
+        raise SolverError(f"unknown solver '{solver}'",
+                          [Problem("[cloudplan] solver", hint="use cbc or highs")])
+    solver_name: SolverName = "highs" if solver == "highs" else "cbc"
+    result = make_plan(inp, weights=weights, solver=solver_name, time_limit_s=time_limit_s,
+                       spec_sha256=spec.sha256, base_dir=Path(spec.path).parent)
     # The Airflow settings live inside the plan (so its hash covers them); the composed
     # artifacts are then tied to that final version.
     result = result.model_copy(update={"airflow": airflow_settings(result, inp)})
@@ -134,6 +141,7 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
             violations = [Violation(gate="spec", rule_id="spec.stages_changed",
                                     message="the pipeline's stages changed since the "
                                             "active plan was made")]
+    gain: float | None
     if pointer is not None and pointer.version == version:
         proposed, reason, gain = False, "the new plan is identical to the active plan", 0.0
     else:

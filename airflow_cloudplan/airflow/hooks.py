@@ -11,7 +11,6 @@ that was planned to run with its own identity must not silently borrow another o
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -90,17 +89,8 @@ class StageCredentialsHook(BaseHook):
         return f"aws:{self.aws_conn_id}:{key}" if key else f"aws:{self.aws_conn_id}:default-chain"
 
 
-def cloudplan_setting_path(option: str, default: str) -> Path | str:
-    """A ``[cloudplan]`` path setting; relative paths resolve under ``AIRFLOW_HOME``.
+def cloudplan_setting_path(option: str) -> Path | str:
+    """A ``[cloudplan]`` path-or-URI setting, resolved under AIRFLOW_HOME when relative."""
+    from airflow_cloudplan.airflow.settings import location_option
 
-    ``s3://`` values are returned unchanged (as ``str``).
-    """
-    from airflow.sdk.configuration import conf
-
-    value = conf.get("cloudplan", option, fallback=default) or default
-    if value.startswith("s3://"):
-        return value
-    path = Path(value.removeprefix("file://")).expanduser()
-    if not path.is_absolute():
-        path = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / path
-    return path
+    return location_option(option)

@@ -15,7 +15,6 @@ warning — a plan must never break parsing or strand tasks.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,11 @@ MANAGED_TAG = "cloudplan"
 _cache_memo: dict[str, Any] = {"key": None, "cache": None, "index": {}}
 
 
-def _airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-
-
 def plan_cache_path() -> Path:
     """Where the parse-time cache lives (``[cloudplan] plan_cache``, under AIRFLOW_HOME)."""
-    from airflow.configuration import conf
+    from airflow_cloudplan.airflow.settings import path_option
 
-    raw = conf.get("cloudplan", "plan_cache", fallback="cloudplan/active-plan.json")
-    path = Path(raw)
-    return path if path.is_absolute() else _airflow_home() / path
+    return path_option("plan_cache")
 
 
 def configured_executors() -> set[str]:

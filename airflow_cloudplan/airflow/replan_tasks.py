@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def profile_history(run_id: str) -> str | None:
     """Profile recent runs from the metadata DB; return the profiles file (None: no conn)."""
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from airflow_cloudplan.profile import profile_metadb
 

@@ -5,36 +5,38 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULTS = {
-    "plan_store": "cloudplan/plans",
-    "plan_cache": "cloudplan/active-plan.json",
-    "specs": "cloudplan/specs",
-    "metadb_conn_id": "cloudplan_metadb",
-    "api_conn_id": "cloudplan_api",
-    "audit_store": "cloudplan/audit.jsonl",
-    "hysteresis": "0.02",
-    "solver": "cbc",
-    "time_limit_s": "120",
-    "profile_window_days": "30",
-}
+from airflow_cloudplan.airflow.provider_info import CONFIG_OPTIONS
+
+DEFAULTS = {name: default for name, _kind, default, _example, _text in CONFIG_OPTIONS}
 
 
 def airflow_home() -> Path:
     """AIRFLOW_HOME as Airflow resolves it."""
-    return Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow")))
+    return Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))).expanduser()
 
 
 def option(name: str) -> str:
     """A ``[cloudplan]`` option (precedence: env > airflow.cfg > provider default)."""
-    from airflow.configuration import conf
+    from airflow.sdk.configuration import conf
 
-    return str(conf.get("cloudplan", name, fallback=DEFAULTS[name]))
+    return str(conf.get("cloudplan", name, fallback=DEFAULTS[name]) or DEFAULTS[name])
+
+
+def location_option(name: str) -> Path | str:
+    """A path-or-URI option: ``s3://`` URIs unchanged, paths resolved under AIRFLOW_HOME."""
+    value = option(name)
+    if value.startswith("s3://"):
+        return value
+    path = Path(value.removeprefix("file://")).expanduser()
+    return path if path.is_absolute() else airflow_home() / path
 
 
 def path_option(name: str) -> Path:
-    """A path option, resolved under AIRFLOW_HOME when relative."""
-    p = Path(option(name))
-    return p if p.is_absolute() else airflow_home() / p
+    """A local path option (``[cloudplan] plan_cache``, ``specs`` ...)."""
+    value = location_option(name)
+    if isinstance(value, str):
+        raise ValueError(f"[cloudplan] {name} must be a local path, got {value}")
+    return value
 
 
 def sqlalchemy_url(conn_id: str) -> str:
@@ -51,7 +53,7 @@ def sqlalchemy_url(conn_id: str) -> str:
         return str(extra["url"])
     if conn.conn_type == "sqlite":
         return f"sqlite:///{conn.host}"
-    uri = conn.get_uri()
+    uri = str(conn.get_uri())
     return "postgresql://" + uri.split("://", 1)[1] if uri.startswith("postgres://") else uri
 
 

@@ -17,8 +17,7 @@ from airflow_cloudplan.runtime.audit import AccessOutcome, JsonlAuditStore
 
 # Airflow's in-process execution API imports starlette's TestClient, which warns about
 # httpx on import (a dependency-stack warning, not ours).
-STARLETTE_HTTPX = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
-pytestmark = [pytest.mark.airflow, pytest.mark.filterwarnings(STARLETTE_HTTPX)]
+pytestmark = [pytest.mark.airflow]
 
 HEAVY = ("boto3", "botocore", "pandas", "numpy", "great_expectations", "sklearn", "pulp")
 

@@ -7,18 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Starlette warns (at import) that its TestClient wants httpx2; Airflow's api-server imports
-# it too (through svcs). Import it once here with that warning silenced.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from airflow_cloudplan.airflow.ui.app import CSP, create_app
 from airflow_cloudplan.airflow.ui.auth import require_plan_reader

@@ -12,8 +12,7 @@ import pytest
 from airflow_cloudplan.runtime.audit import AccessAction, AccessOutcome, JsonlAuditStore
 from tests.conftest import REPO
 
-STARLETTE_HTTPX = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
-pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.filterwarnings(STARLETTE_HTTPX)]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 TASKS = ["ingest", "transform", "features", "train", "validate", "batch_inference", "serve",
          "monitor"]
