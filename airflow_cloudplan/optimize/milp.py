@@ -397,7 +397,6 @@ class PlanningModel:
         return cost_terms
 
     def _build_latency(self) -> None:
-        import pulp
 
         p = self.problem
         self._path_ends: list[Any] = []

@@ -223,8 +223,9 @@ def _simplex_grid(divisions: int) -> list[Bounds]:
     return [(max(a, 1e-3), max(b, 1e-3), max(c, 1e-3)) for a, b, c in grid]
 
 
-def _seed_supported(search: _Search, divisions: int, started: float,
-                    total_time_s: float | None, max_points: int) -> None:
+def _seed_supported(search: _Search, divisions: int, started: float, *,
+                    total_time_s: float | None, max_points: int,
+                    progress: Callable[[FrontierProgress], None] | None) -> None:
     """Add weighted-sum optima: each is non-dominated since every weight is > 0."""
     scale = objective_scales(search.model.problem)
     for n, w in enumerate(_simplex_grid(divisions)):
@@ -247,6 +248,9 @@ def _seed_supported(search: _Search, divisions: int, started: float,
         if not out.proven:
             search.complete = False
         search.add(FrontierPoint(out.choice, out.point, out.proven, out.status))
+        if progress is not None:
+            progress(FrontierProgress(len(search.points), len(search.boxes), search.solves,
+                                      time.perf_counter() - started))
 
 
 def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
@@ -267,7 +271,8 @@ def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
     model = model or PlanningModel(problem)
     search = _Search(model, solver, time_limit_s, rel_tol)
     if seed_divisions > 0:
-        _seed_supported(search, seed_divisions, started, total_time_s, max_points)
+        _seed_supported(search, seed_divisions, started, total_time_s=total_time_s,
+                        max_points=max_points, progress=progress)
     while search.boxes:
         if len(search.points) >= max_points:
             search.complete = False
