@@ -43,6 +43,10 @@ from airflow_cloudplan.optimize.milp import (
 from airflow_cloudplan.optimize.problem import PlanningProblem
 
 INF = math.inf
+OBJECTIVE_SCALE = 1e6
+"""Normalised objectives are multiplied by this before solving: CBC ignores improvements
+smaller than its cutoff increment (1e-5), which would otherwise let a plan that is worse
+by a few dollars on an objective of range 10⁶ pass as optimal."""
 Bounds = tuple[float, float, float]
 
 
@@ -135,7 +139,7 @@ class _Search:
         self.model, self.solver, self.time_limit_s = model, solver, time_limit_s
         self.rel_tol = rel_tol
         s = objective_scales(model.problem)
-        self.weights = (1.0 / s[0], 1.0 / s[1], 1.0 / s[2])
+        self.weights = (OBJECTIVE_SCALE / s[0], OBJECTIVE_SCALE / s[1], OBJECTIVE_SCALE / s[2])
         self.points: list[FrontierPoint] = []
         self.boxes: list[Bounds] = [(INF, INF, INF)]
         self.solves = 0
@@ -239,7 +243,9 @@ def _seed_supported(search: _Search, divisions: int, started: float, *,
             scale = tuple(max(hi - lo, s * 1e-9) for lo, hi, s in  # type: ignore[assignment]
                           zip(ideal, nadir, scale, strict=True))
         search.solves += 1
-        out = search.model.solve(weights=(w[0] / scale[0], w[1] / scale[1], w[2] / scale[2]),
+        k = OBJECTIVE_SCALE
+        out = search.model.solve(weights=(k * w[0] / scale[0], k * w[1] / scale[1],
+                                          k * w[2] / scale[2]),
                                  solver=search.solver, time_limit_s=search.time_limit_s)
         if out.status == "infeasible":
             return  # the box search reports it with an explanation
@@ -300,6 +306,12 @@ def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
     if not search.complete and not search.notes:
         search.notes.append("some solves were not proven optimal")
     points = sorted(search.points, key=lambda p: p.point.as_tuple())
+    beaten = [p for p in points if any(q.point.dominates(p.point, rel_tol) for q in points)]
+    if beaten:  # solver tolerances only; keep the invariant and say so
+        points = [p for p in points if p not in beaten]
+        search.complete = False
+        search.notes.append(f"{len(beaten)} point(s) returned within solver tolerance were "
+                            "dominated by other points and were removed")
     return Frontier(points, search.complete and all(p.proven for p in points), search.solves,
                     time.perf_counter() - started, model.build_time_s, model.n_variables,
                     model.n_constraints, search.notes)
@@ -309,8 +321,8 @@ def weighted_point(model: PlanningModel, weights: tuple[float, float, float],
                    ideal: Bounds, nadir: Bounds, *, solver: SolverName = "cbc",
                    time_limit_s: float = 60.0) -> FrontierPoint:
     """The plan minimising Σ w_j z_j/(nadir_j − ideal_j), tightened to be non-dominated."""
-    coeffs = tuple(w / max(hi - lo, 1e-9) for w, lo, hi in zip(weights, ideal, nadir,
-                                                                strict=True))
+    coeffs = tuple(OBJECTIVE_SCALE * w / max(hi - lo, 1e-9)
+                   for w, lo, hi in zip(weights, ideal, nadir, strict=True))
     out = model.solve(weights=(coeffs[0], coeffs[1], coeffs[2]), solver=solver,
                       time_limit_s=time_limit_s)
     if out.point is None or out.choice is None:
@@ -320,7 +332,8 @@ def weighted_point(model: PlanningModel, weights: tuple[float, float, float],
     z = out.point
     if all(w > 0 for w in weights):
         return FrontierPoint(out.choice, z, out.proven, out.status)
-    tighten = tuple(1.0 / max(hi - lo, 1e-9) for lo, hi in zip(ideal, nadir, strict=True))
+    tighten = tuple(OBJECTIVE_SCALE / max(hi - lo, 1e-9)
+                    for lo, hi in zip(ideal, nadir, strict=True))
     bounds = tuple(v + 1e-7 * max(1.0, abs(v)) for v in z.as_tuple())
     second = model.solve(weights=(tighten[0], tighten[1], tighten[2]),
                          bounds=(bounds[0], bounds[1], bounds[2]), solver=solver,
