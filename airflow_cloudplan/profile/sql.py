@@ -62,6 +62,18 @@ def _bucket(expr: str) -> str:
             f"ELSE CAST(CEIL(LN({expr}) / {LN_GAMMA!r}) AS INTEGER) END")
 
 
+def _join(dialect: str, window: Window, table: str) -> str:
+    """``table`` joined to ``dag_run dr`` (ON clause follows).
+
+    An incremental read on SQLite starts from the few new dag runs (CROSS JOIN fixes
+    SQLite's join order) and finds their rows through the (dag_id, run_id) indexes;
+    otherwise each planner picks its own order.
+    """
+    if dialect == "sqlite" and window.lower is not None:
+        return f"dag_run dr CROSS JOIN {table}"
+    return f"{table} JOIN dag_run dr"
+
+
 def _nulls(n: int) -> str:
     """Padding for UNION branches that fill fewer value columns."""
     return ", ".join(["NULL"] * n)
@@ -132,8 +144,8 @@ WITH runs AS MATERIALIZED (
     SELECT ti.dag_id AS dag_id, ti.task_id AS task_id,
            MIN({start}) AS s0, MAX({end}) AS e1, MIN({queued}) AS q0,
            MAX(CASE WHEN ti.state = 'failed' THEN 1 ELSE 0 END) AS failed
-    FROM task_instance ti
-    JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id
+    FROM {_join(dialect, window, "task_instance ti")}
+      ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id
     -- state || '' keeps the planners off the ti_state index (a random-access scan)
     WHERE {where} AND ti.state || '' IN ({states})
       AND ti.start_date IS NOT NULL AND ti.end_date IS NOT NULL
@@ -210,8 +222,8 @@ def earlier_tries(conn: Any, window: Window) -> Any:
     where, params = _run_filter(conn.dialect.name, window, "h")
     return _execute(conn, f"""
 SELECT h.dag_id, h.task_id, COUNT(*), SUM(CASE WHEN h.state = 'failed' THEN 1 ELSE 0 END)
-FROM task_instance_history h
-JOIN dag_run dr ON dr.dag_id = h.dag_id AND dr.run_id = h.run_id
+FROM {_join(conn.dialect.name, window, "task_instance_history h")}
+  ON dr.dag_id = h.dag_id AND dr.run_id = h.run_id
 WHERE {where}
 GROUP BY h.dag_id, h.task_id""", params)
 
@@ -236,6 +248,8 @@ def stage_metrics(conn: Any, window: Window, key: str) -> Any:
     dialect = conn.dialect.name
     where, params = _run_filter(dialect, window, "x")
     params["key"] = key
+    # From the new dag runs, reach their XComs by primary key, not by the key index.
+    key_cond = "+x.key = :key" if "CROSS JOIN" in _join(dialect, window, "") else "x.key = :key"
     sums = ", ".join(f"SUM({_json_number(dialect, f)}) AS {f}" for f in METRIC_SUMS)
     outer = ", ".join(f"SUM({f})" for f in METRIC_SUMS)
     pattern = ("x.value ->> 'read_pattern'" if dialect == "postgresql"
@@ -245,8 +259,8 @@ WITH per_run AS (
   SELECT x.dag_id AS dag_id, x.task_id AS task_id, {sums},
          MAX({_json_number(dialect, "peak_memory_mb")}) AS peak,
          AVG({_json_number(dialect, "accelerator_utilisation")}) AS accel
-  FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
-  WHERE x.key = :key AND {where}
+  FROM {_join(dialect, window, "xcom x")} ON dr.id = x.dag_run_id
+  WHERE {key_cond} AND {where}
   GROUP BY x.dag_id, x.task_id, x.run_id
 )
 SELECT 'M', dag_id, task_id, CAST(COUNT(*) AS VARCHAR(20)), {outer}, SUM(peak), SUM(accel),
@@ -254,8 +268,8 @@ SELECT 'M', dag_id, task_id, CAST(COUNT(*) AS VARCHAR(20)), {outer}, SUM(peak), 
 FROM per_run GROUP BY dag_id, task_id
 UNION ALL
 SELECT 'P', x.dag_id, x.task_id, {pattern}, COUNT(*), {_nulls(9)}
-FROM xcom x JOIN dag_run dr ON dr.id = x.dag_run_id
-WHERE x.key = :key AND {where} AND {pattern} IS NOT NULL
+FROM {_join(dialect, window, "xcom x")} ON dr.id = x.dag_run_id
+WHERE {key_cond} AND {where} AND {pattern} IS NOT NULL
 GROUP BY x.dag_id, x.task_id, {pattern}""", params)
 
 
