@@ -62,7 +62,7 @@ def demo_env(home: Path, port: int, password: str, *, specs: Path | None = None,
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "cloudplan:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn,
@@ -96,6 +96,7 @@ def airflow_running(home: Path, env: dict[str, str],
                     say: Callable[[str], None]) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start the Airflow components; stop all of them (process groups) on exit."""
     procs: list[subprocess.Popen[bytes]] = []
+    previous = signal.signal(signal.SIGTERM, _terminate)
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -106,6 +107,8 @@ def airflow_running(home: Path, env: dict[str, str],
             say(f"started airflow {comp} (pid {procs[-1].pid}, log {logs / (comp + '.log')})")
         yield procs
     finally:
+        # A second Ctrl-C must not abandon the shutdown half way.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         for p in procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -116,8 +119,14 @@ def airflow_running(home: Path, env: dict[str, str],
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         say("stopped every Airflow process the demo started")
 
+
+def _terminate(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt so the processes are stopped on the way out."""
+    raise KeyboardInterrupt
 
 def _airflow() -> str:
     exe = Path(sys.executable).with_name("airflow")
@@ -153,10 +162,38 @@ class DemoRun:
             "the Airflow API server", lambda: AirflowApi(base_url, username="cloudplan",
                                                          password=password), 180)
 
-    def wait_dag(self, dag_id: str) -> None:
-        """Wait until the DAG processor has parsed a DAG, then unpause it."""
+    def wait_dag(self, dag_id: str, *, unpause: bool = True) -> None:
+        """Wait until the DAG processor has parsed a DAG (and unpause it)."""
         wait_for(f"DAG {dag_id} to be parsed", lambda: self.api.dag(dag_id), 180)
+        if unpause:
+            self.unpause(dag_id)
+
+    def unpause(self, dag_id: str) -> None:
+        """Let the scheduler run the DAG."""
         self.api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Runs of a DAG, oldest first."""
+        page = self.api.call("GET", f"/dags/{dag_id}/dagRuns",
+                             params={"order_by": "id", "limit": 100})
+        return list(page["dag_runs"])
+
+    def start_planner(self) -> str:
+        """Unpause the planning DAG and return the run that will plan.
+
+        Unpausing a nightly DAG makes the scheduler create its latest scheduled run at
+        once (``catchup=False``); with ``max_active_runs=1`` a manual trigger would only
+        queue behind it. So use that run, and trigger one only if none appears.
+        """
+        known = {r["dag_run_id"] for r in self.runs(PLANNER_DAG)}
+        self.unpause(PLANNER_DAG)
+        try:
+            fresh = wait_for("the nightly run to be created",
+                             lambda: [r for r in self.runs(PLANNER_DAG)
+                                      if r["dag_run_id"] not in known], 20, poll_s=2)
+            return str(fresh[0]["dag_run_id"])
+        except DemoError:
+            return self.trigger(PLANNER_DAG)
 
     def trigger(self, dag_id: str) -> str:
         """Trigger a run now; return its run id."""
@@ -185,7 +222,7 @@ class DemoRun:
     def approval_pending(self, run_id: str) -> bool:
         """True when the review task waits for a human."""
         for ti in self.task_instances(PLANNER_DAG, run_id):
-            if ti["task_id"] == "review" and ti["state"] == "deferred":
+            if ti["task_id"] == "review" and ti["state"] in ("awaiting_input", "deferred"):
                 return True
         if self.run_state(PLANNER_DAG, run_id) in ("success", "failed"):
             raise DemoError("the planning run ended without asking for review",
@@ -228,14 +265,14 @@ def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
     env, base, password = prepare_home(home, sql_alchemy_conn=sql_alchemy_conn, say=say)
     with airflow_running(home, env, say):
         demo = DemoRun(base, password, say)
-        for dag_id in (PIPELINE_DAG, PLANNER_DAG):
-            demo.wait_dag(dag_id)
+        demo.wait_dag(PIPELINE_DAG)
+        demo.wait_dag(PLANNER_DAG, unpause=False)
         say(f"Airflow UI: {base}  (user cloudplan, password in {home / 'passwords.json'})")
         run_ids = [demo.trigger(PIPELINE_DAG) for _ in range(runs)]
         for rid in run_ids:
             demo.wait_run(PIPELINE_DAG, rid)
         say(f"{runs} runs of {PIPELINE_DAG} succeeded (history for the profiler)")
-        plan_run = demo.trigger(PLANNER_DAG)
+        plan_run = demo.start_planner()
         wait_for("the plan to reach review", lambda: demo.approval_pending(plan_run), 600)
         say(f"review waiting: {base}/dags/{PLANNER_DAG}/runs/{plan_run} → task 'review' → "
             "Approve or Reject")

@@ -44,8 +44,8 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     admin.dispose()
 
 
-def _review(demo: DemoRun, choice: str) -> str:
-    run_id = demo.trigger(PLANNER_DAG)
+def _review(demo: DemoRun, choice: str, *, first: bool = False) -> str:
+    run_id = demo.start_planner() if first else demo.trigger(PLANNER_DAG)
     wait_for("the review step", lambda: demo.approval_pending(run_id), 600)
     path = f"/dags/{PLANNER_DAG}/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
     demo.api.call("PATCH", path, json={"chosen_options": [choice]})
@@ -80,13 +80,13 @@ def test_reject_then_approve_then_rollback_on_sqlite(tmp_path: Path) -> None:
     airflow_home = home / "airflow"
     with airflow_running(home, env, _say):
         demo = DemoRun(base, password, _say)
-        for dag_id in (PIPELINE_DAG, PLANNER_DAG):
-            demo.wait_dag(dag_id)
+        demo.wait_dag(PIPELINE_DAG)
+        demo.wait_dag(PLANNER_DAG, unpause=False)
         demo.wait_run(PIPELINE_DAG, demo.trigger(PIPELINE_DAG))
         pools_before = set(demo.api.pools())
 
         # A rejected plan changes nothing: no pools, no active plan, no policy cache.
-        _review(demo, "Reject")
+        _review(demo, "Reject", first=True)
         assert set(demo.api.pools()) == pools_before
         assert not (airflow_home / "cloudplan" / "active-plan.json").exists()
         from airflow_cloudplan.store import open_store
@@ -135,9 +135,9 @@ def test_approve_on_postgres(tmp_path: Path, postgres_url: str) -> None:
     env, base, password = prepare_home(home, sql_alchemy_conn=postgres_url, say=_say)
     with airflow_running(home, env, _say):
         demo = DemoRun(base, password, _say)
-        for dag_id in (PIPELINE_DAG, PLANNER_DAG):
-            demo.wait_dag(dag_id)
+        demo.wait_dag(PIPELINE_DAG)
+        demo.wait_dag(PLANNER_DAG, unpause=False)
         demo.wait_run(PIPELINE_DAG, demo.trigger(PIPELINE_DAG))
-        _review(demo, "Approve")
+        _review(demo, "Approve", first=True)
         _version, planned = _planned_state(demo, home / "airflow")
         _assert_tasks_carry(demo, planned)

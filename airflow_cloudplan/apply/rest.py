@@ -33,7 +33,16 @@ class AirflowApi:
         self._http.close()
 
     def _login(self, username: str, password: str) -> str:
-        resp = self._http.post("/auth/token", json={"username": username, "password": password})
+        import httpx
+
+        try:
+            resp = self._http.post("/auth/token",
+                                   json={"username": username, "password": password})
+        except httpx.HTTPError as exc:
+            raise ApplyError(
+                f"the Airflow API at {self.base_url} is unreachable",
+                [Problem(f"POST /auth/token: {exc}", hint="is the api-server running?")],
+            ) from exc
         if resp.status_code not in (200, 201):
             raise ApplyError(
                 f"cannot log in to the Airflow API at {self.base_url} as '{username}'",

@@ -252,31 +252,9 @@ def _render(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Load spec, catalog, profiles and assignment; print the evaluation."""
-    from pydantic import ValidationError
+    from airflow_cloudplan.commands._inputs import load_inputs
 
-    from airflow_cloudplan.catalog import load_catalog
-    from airflow_cloudplan.model import ProfileSet
-    from airflow_cloudplan.spec import load_spec
-    from airflow_cloudplan.spec.loader import declared_provider
-
-    catalog = load_catalog(declared_provider(args.spec), path=args.catalog)
-    spec = load_spec(args.spec, catalog)
-    profiles = None
-    if args.profiles:
-        try:
-            profiles = ProfileSet.model_validate_json(Path(args.profiles).read_text())
-        except (OSError, ValidationError) as exc:
-            raise SpecError(
-                f"{args.profiles}: cannot read profiles",
-                [
-                    Problem(
-                        str(exc).splitlines()[0],
-                        file=args.profiles,
-                        hint="pass the JSON written by 'cloudplan profile --out'",
-                    )
-                ],
-            ) from None
-    inp = spec.planning_input(catalog, profiles)
+    _sha, inp = load_inputs(args.spec, catalog_path=args.catalog, profiles_path=args.profiles)
     assignment = load_assignment(args.assignment, inp)
     report = evaluate(inp, assignment, Path(args.spec).parent)
     print(json.dumps(report, indent=2) if args.json else _render(report))

@@ -137,31 +137,17 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     """Load spec, catalog and profiles; plan; write plan.json; print the summary."""
-    from pydantic import ValidationError
-
-    from airflow_cloudplan.catalog import load_catalog
-    from airflow_cloudplan.model import ProfileSet
+    from airflow_cloudplan.commands._inputs import load_inputs
     from airflow_cloudplan.optimize.planner import plan
-    from airflow_cloudplan.spec import load_spec
-    from airflow_cloudplan.spec.loader import declared_provider
 
     weights = parse_weights(args.weights) if args.weights else None
-    catalog = load_catalog(declared_provider(args.spec), path=args.catalog)
-    spec = load_spec(args.spec, catalog)
-    profiles = None
-    if args.profiles:
-        try:
-            profiles = ProfileSet.model_validate_json(Path(args.profiles).read_text())
-        except (OSError, ValidationError) as exc:
-            raise SpecError(f"{args.profiles}: cannot read profiles", [Problem(
-                str(exc).splitlines()[0], file=args.profiles,
-                hint="pass the JSON written by 'cloudplan profile --out'")]) from None
-    inp = spec.planning_input(catalog, profiles)
+    spec_sha256, inp = load_inputs(args.spec, catalog_path=args.catalog,
+                                   profiles_path=args.profiles)
     progress = _Progress()
     try:
         result = plan(inp, weights=weights, solver=args.solver, time_limit_s=args.time_limit,
                       total_time_s=args.total_time, max_points=args.max_points,
-                      progress=progress, spec_sha256=spec.sha256,
+                      progress=progress, spec_sha256=spec_sha256,
                       base_dir=Path(args.spec).parent)
     finally:
         progress.done()

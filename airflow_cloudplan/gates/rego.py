@@ -12,6 +12,7 @@ Files are compiled once when loaded; a syntax or compile error becomes a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
@@ -28,6 +29,11 @@ _ERRMSG = re.compile(r"\(errormsg \d+:(?P<msg>[^)]*)\)")
 
 
 def _import_regopy() -> Any:
+    # Load order of native libraries matters: importing highspy (which pulp imports to
+    # offer HiGHS) *after* regopy aborts the process (free(): invalid pointer); before it,
+    # both work. So load highspy first whenever it is installed.
+    with contextlib.suppress(ImportError):
+        import highspy  # noqa: F401
     try:
         import regopy
     except ImportError as exc:

@@ -7,8 +7,6 @@ disagree about, say, which signals a stage needs or whether it is on the critica
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,11 +19,10 @@ from airflow_cloudplan.runops.settings import RunOpsSettings
 
 
 def plan_version_of(plan: PlanResult) -> str:
-    """sha256 of the plan's canonical JSON (sorted keys, no whitespace)."""
-    canonical = json.dumps(
-        plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """The plan's content address, as the plan store computes it."""
+    from airflow_cloudplan.store.base import plan_version
+
+    return plan_version(plan)
 
 
 @dataclass(frozen=True)
