@@ -219,6 +219,25 @@ class DemoRun:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return list(self.api.call("GET", path)["task_instances"])
 
+    def stage_plan_version(self, run_id: str, task_id: str) -> str | None:
+        """The plan version a stage operator ran its telemetry under (from its metrics)."""
+        from airflow_cloudplan.model.workload import STAGE_METRICS_XCOM_KEY
+
+        path = (f"/dags/{PIPELINE_DAG}/dagRuns/{run_id}/taskInstances/{task_id}"
+                f"/xcomEntries/{STAGE_METRICS_XCOM_KEY}")
+        try:
+            value = self.api.call("GET", path, params={"deserialize": True})["value"]
+        except CloudplanError:
+            return None
+        if isinstance(value, str):
+            try:
+                metrics = json.loads(value)
+            except ValueError:
+                return None
+        else:
+            metrics = value
+        return str(metrics.get("plan_version")) if isinstance(metrics, dict) else None
+
     def approval_pending(self, run_id: str) -> bool:
         """True when the review task waits for a human."""
         for ti in self.task_instances(PLANNER_DAG, run_id):
@@ -286,6 +305,8 @@ def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
         placements = {ti["task_id"]: {k: ti.get(k) for k in ("pool", "pool_slots", "queue",
                                                               "executor", "priority_weight")}
                       for ti in demo.task_instances(PIPELINE_DAG, after)}
+        for task_id, placed in placements.items():
+            placed["telemetry_plan"] = demo.stage_plan_version(after, task_id)
     store_dir = home / "airflow" / "cloudplan" / "plans"
     from airflow_cloudplan.store import open_store
 

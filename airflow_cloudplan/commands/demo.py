@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"pools created       : {', '.join(result['pools'])}")
     print("tasks of the next example_ml_pipeline run:")
     for task, p in result["placements"].items():
-        print(f"  {task:<16} pool={p['pool']:<34} slots={p['pool_slots']} queue={p['queue']}"
-              f" priority={p['priority_weight']}")
-    print(json.dumps({"active_version": result["active_version"]}))
+        telemetry = (p.get("telemetry_plan") or "none")[:12]
+        print(f"  {task:<16} pool={p['pool']:<40} queue={p['queue']:<26}"
+              f" otel plan={telemetry}")
     return 0
