@@ -18,10 +18,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from airflow_cloudplan.apply import OWNER_MARK
 from airflow_cloudplan.errors import CloudplanError, Problem
@@ -92,17 +92,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def airflow_running(home: Path, env: dict[str, str],
-                    say: Callable[[str], None]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start the Airflow components; stop all of them (process groups) on exit."""
+def airflow_running(home: Path, env: dict[str, str], say: Callable[[str], None], *,
+                    extra: Mapping[str, Sequence[str]] | None = None,
+                    ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start the Airflow components; stop all of them (process groups) on exit.
+
+    ``extra`` adds more ``airflow`` commands by log name (e.g. ``{"celery-worker":
+    ["celery", "worker", "--queues", "q"]}``), started after the core components and
+    stopped with them.
+    """
     procs: list[subprocess.Popen[bytes]] = []
+    outputs: list[BinaryIO] = []
     previous = signal.signal(signal.SIGTERM, _terminate)
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    commands: dict[str, Sequence[str]] = {comp: [comp] for comp in COMPONENTS}
+    commands.update(extra or {})
     try:
-        for comp in COMPONENTS:
-            out = open(logs / f"{comp}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([_airflow(), comp], env=env, stdout=out,
+        for comp, args in commands.items():
+            out = open(logs / f"{comp}.log", "wb")  # noqa: SIM115 - closed after the process
+            outputs.append(out)
+            procs.append(subprocess.Popen([_airflow(), *args], env=env, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True))
             say(f"started airflow {comp} (pid {procs[-1].pid}, log {logs / (comp + '.log')})")
         yield procs
@@ -119,6 +129,8 @@ def airflow_running(home: Path, env: dict[str, str],
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+        for log in outputs:
+            log.close()
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
         say("stopped every Airflow process the demo started")
