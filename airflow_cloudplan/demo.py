@@ -73,6 +73,10 @@ def demo_env(home: Path, port: int, password: str, *, specs: Path | None = None,
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # A demo-sized Pareto search (the nightly default is 40 points / 300 s).
+        "AIRFLOW__CLOUDPLAN__FRONTIER_MAX_POINTS": "12",
+        "AIRFLOW__CLOUDPLAN__FRONTIER_TIME_S": "60",
+        "AIRFLOW__CLOUDPLAN__TIME_LIMIT_S": "30",
         "AIRFLOW__CLOUDPLAN__SPECS": str(specs or root / "docs" / "examples" / "ml_pipeline.yaml"),
         "AIRFLOW_CONN_CLOUDPLAN_METADB": json.dumps(metadb),
         "AIRFLOW_CONN_CLOUDPLAN_API": json.dumps(api_conn),
@@ -173,6 +177,12 @@ class DemoRun:
         self.api: AirflowApi = wait_for(
             "the Airflow API server", lambda: AirflowApi(base_url, username="cloudplan",
                                                          password=password), 180)
+
+    def __enter__(self) -> DemoRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.api.close()
 
     def wait_dag(self, dag_id: str, *, unpause: bool = True) -> None:
         """Wait until the DAG processor has parsed a DAG (and unpause it)."""
@@ -294,8 +304,7 @@ def run_demo(home: Path, *, runs: int = 3, auto_approve: bool = False,
     """Run the whole demo; return what it found (paths, version, task placements)."""
     home = home.resolve()
     env, base, password = prepare_home(home, sql_alchemy_conn=sql_alchemy_conn, say=say)
-    with airflow_running(home, env, say):
-        demo = DemoRun(base, password, say)
+    with airflow_running(home, env, say), DemoRun(base, password, say) as demo:
         demo.wait_dag(PIPELINE_DAG)
         demo.wait_dag(PLANNER_DAG, unpause=False)
         say(f"Airflow UI: {base}  (user cloudplan, password in {home / 'passwords.json'})")

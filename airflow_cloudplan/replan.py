@@ -100,7 +100,8 @@ def summary_markdown(plan: PlanResult, version: str, diff: PlanDiff,
 def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None = None,
            profiles: ProfileSet | None = None, weights: ObjectiveWeights | None = None,
            hysteresis: float = 0.02, solver: str = "cbc",
-           time_limit_s: float = 120.0) -> Proposal:
+           time_limit_s: float = 120.0, frontier_time_s: float = 300.0,
+           max_points: int = 40) -> Proposal:
     """Plan one pipeline spec, compose its artifacts, store the version, and decide."""
     from airflow_cloudplan.catalog import load_catalog
     from airflow_cloudplan.gates import check_plan
@@ -119,6 +120,7 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
                           [Problem("[cloudplan] solver", hint="use cbc or highs")])
     solver_name: SolverName = "highs" if solver == "highs" else "cbc"
     result = make_plan(inp, weights=weights, solver=solver_name, time_limit_s=time_limit_s,
+                       total_time_s=frontier_time_s, max_points=max_points,
                        spec_sha256=spec.sha256, base_dir=Path(spec.path).parent)
     # The Airflow settings live inside the plan (so its hash covers them); the composed
     # artifacts are then tied to that final version.

@@ -78,8 +78,7 @@ def test_reject_then_approve_then_rollback_on_sqlite(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env, base, password = prepare_home(home, say=_say)
     airflow_home = home / "airflow"
-    with airflow_running(home, env, _say):
-        demo = DemoRun(base, password, _say)
+    with airflow_running(home, env, _say), DemoRun(base, password, _say) as demo:
         demo.wait_dag(PIPELINE_DAG)
         demo.wait_dag(PLANNER_DAG, unpause=False)
         demo.wait_run(PIPELINE_DAG, demo.trigger(PIPELINE_DAG))
@@ -133,8 +132,7 @@ def test_reject_then_approve_then_rollback_on_sqlite(tmp_path: Path) -> None:
 def test_approve_on_postgres(tmp_path: Path, postgres_url: str) -> None:
     home = tmp_path / "home"
     env, base, password = prepare_home(home, sql_alchemy_conn=postgres_url, say=_say)
-    with airflow_running(home, env, _say):
-        demo = DemoRun(base, password, _say)
+    with airflow_running(home, env, _say), DemoRun(base, password, _say) as demo:
         demo.wait_dag(PIPELINE_DAG)
         demo.wait_dag(PLANNER_DAG, unpause=False)
         demo.wait_run(PIPELINE_DAG, demo.trigger(PIPELINE_DAG))

@@ -39,6 +39,11 @@ CONFIG_OPTIONS: tuple[tuple[str, str, str, str | None, str], ...] = (
     ("solver", "string", "cbc", "highs", "MILP solver: cbc (bundled with PuLP) or highs."),
     ("time_limit_s", "float", "120", None,
      "Time limit per MILP solve; points not proven optimal are flagged in the plan."),
+    ("frontier_max_points", "integer", "40", None,
+     "Stop the Pareto search after this many frontier points (the plan says when the "
+     "frontier is incomplete)."),
+    ("frontier_time_s", "float", "300", None,
+     "Wall-time budget of the whole Pareto search per pipeline."),
     ("profile_window_days", "integer", "30", None, "How many days of history to profile."),
 )
 

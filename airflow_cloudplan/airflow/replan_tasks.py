@@ -57,7 +57,9 @@ def plan_all(profiles_path: str | None) -> list[dict[str, Any]]:
         proposal = replan(spec, store, profiles=profiles,
                           hysteresis=float(cfg.option("hysteresis")),
                           solver=cfg.option("solver"),
-                          time_limit_s=float(cfg.option("time_limit_s")))
+                          time_limit_s=float(cfg.option("time_limit_s")),
+                          frontier_time_s=float(cfg.option("frontier_time_s")),
+                          max_points=int(cfg.option("frontier_max_points")))
         log.info("%s: version %s, proposed=%s (%s)", proposal.pipeline,
                  proposal.version[:12], proposal.proposed, proposal.reason)
         out.append(proposal.model_dump(mode="json"))

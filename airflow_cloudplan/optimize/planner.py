@@ -143,8 +143,17 @@ def _with_weighted_point(model: object, points: list[FrontierPoint],
     if not isinstance(model, PlanningModel) or len(points) < 2:
         return points
     ideal, nadir = ideal_nadir([p.point for p in points])
-    fp = weighted_point(model, weights.normalised(), ideal, nadir, solver=solver,
-                        time_limit_s=time_limit_s)
+    try:
+        fp = weighted_point(model, weights.normalised(), ideal, nadir, solver=solver,
+                            time_limit_s=time_limit_s)
+    except SolverError as exc:
+        # The frontier points prove the problem feasible: a weighted solve without an
+        # answer ran out of time (CBC may then report "infeasible"). Say so, and let the
+        # recommendation come from the proven frontier points.
+        notes.append("the exact weighted optimum was not found within the time limit "
+                     f"({exc.problems[0].message if exc.problems else exc.summary}); "
+                     "the recommendation is the best of the frontier points found")
+        return points
     if not any(fp.point.same_as(p.point, 1e-6) for p in points):
         notes.append("added the weighted optimum to the incomplete frontier")
         return sorted([*points, fp], key=lambda p: p.point.as_tuple())
