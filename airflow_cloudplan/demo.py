@@ -271,10 +271,21 @@ class DemoRun:
                                      hint="see the plan task's log: nothing was proposed")])
         return False
 
-    def approve(self, run_id: str) -> None:
-        """Approve the review step through the same REST call the UI makes."""
+    def respond(self, run_id: str, choice: str = "Approve", *, settle_s: float = 20.0) -> None:
+        """Answer the review step through the same REST call the UI makes.
+
+        Airflow 3.3 races when an answer arrives within about a second of the task
+        pausing: the executor's "paused" event lands after the resumed task was queued
+        and the scheduler marks the review failed (seen 5.6 s after pausing on a loaded
+        machine). People never answer that fast; an automated answer waits ``settle_s``.
+        """
+        time.sleep(settle_s)
         path = f"/dags/{PLANNER_DAG}/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
-        self.api.call("PATCH", path, json={"chosen_options": ["Approve"]})
+        self.api.call("PATCH", path, json={"chosen_options": [choice]})
+
+    def approve(self, run_id: str) -> None:
+        """Approve the review step (see :meth:`respond`)."""
+        self.respond(run_id, "Approve")
 
 
 def prepare_home(home: Path, *, sql_alchemy_conn: str | None = None,

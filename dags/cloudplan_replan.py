@@ -67,18 +67,19 @@ def cloudplan_replan() -> None:
 
     @task(trigger_rule="all_done")
     def record_rejection(proposals: list[dict[str, Any]]) -> None:
-        ctx = get_current_context()
-        decision = ctx["ti"].xcom_pull(task_ids="review") or {}
-        if decision.get("chosen_options") == [ApprovalOperator.REJECT]:
+        # A rejection skips the review's direct downstream (apply) and pushes no return
+        # value; what it leaves is the skip list under SkipMixin's XCom key.
+        skipped = get_current_context()["ti"].xcom_pull(task_ids="review",
+                                                        key="skipmixin_key") or {}
+        if "apply" in (skipped.get("skipped") or ()):
             from airflow_cloudplan.airflow.replan_tasks import record_rejection as record
 
-            record(proposals, actor=str(decision.get("responded_by") or "reviewer"))
+            record(proposals, actor="reviewer in the Airflow UI")
 
     proposals = plan(profile())
     text = summary(proposals)
     anything_to_review(proposals) >> text >> review
-    review >> apply(proposals)
-    review >> record_rejection(proposals)
+    review >> apply(proposals) >> record_rejection(proposals)
 
 
 cloudplan_replan()

@@ -47,8 +47,7 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 def _review(demo: DemoRun, choice: str, *, first: bool = False) -> str:
     run_id = demo.start_planner() if first else demo.trigger(PLANNER_DAG)
     wait_for("the review step", lambda: demo.approval_pending(run_id), 600)
-    path = f"/dags/{PLANNER_DAG}/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
-    demo.api.call("PATCH", path, json={"chosen_options": [choice]})
+    demo.respond(run_id, choice)
     demo.wait_run(PLANNER_DAG, run_id, timeout_s=600)
     return run_id
 
