@@ -9,13 +9,14 @@ finished assignment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from airflow_cloudplan.gates.context import GateContext, Rule, class_field
-from airflow_cloudplan.gates.exposure import stage_sensitivity
+from airflow_cloudplan.gates.exposure import DatasetCopy, stage_sensitivity
 from airflow_cloudplan.gates.validate import allowed_regions_of, region_allowed
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import Isolation, StageOption, Violation
+from airflow_cloudplan.model.policy import SensitivityClass
 
 GATE = "governance"
 
@@ -50,15 +51,21 @@ def residency_stage(ctx: GateContext, stage: str, option: StageOption) -> list[V
     )]
 
 
-def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
-    """``gov.residency.copy``: every replica/cache the option creates lies where allowed."""
+def _copies_with_class(ctx: GateContext, stage: str,
+                       option: StageOption) -> Iterator[tuple[DatasetCopy, SensitivityClass]]:
+    """Each copy the option creates, with its data's sensitivity class (if the class exists)."""
     gov = ctx.inp.policy.governance
-    out: list[Violation] = []
     for copy in ctx.exposure(stage, option).copies:
         try:
-            cls = gov.sensitivity_class(copy.sensitivity)
+            yield copy, gov.sensitivity_class(copy.sensitivity)
         except KeyError:
             continue
+
+
+def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.residency.copy``: every replica/cache the option creates lies where allowed."""
+    out: list[Violation] = []
+    for copy, cls in _copies_with_class(ctx, stage, option):
         if region_allowed(ctx.inp, cls, copy.region):
             continue
         out.append(Violation(
@@ -73,13 +80,8 @@ def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Vi
 
 def replication(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
     """``gov.replication``: classes that forbid copies get none, wherever they would be."""
-    gov = ctx.inp.policy.governance
     out: list[Violation] = []
-    for copy in ctx.exposure(stage, option).copies:
-        try:
-            cls = gov.sensitivity_class(copy.sensitivity)
-        except KeyError:
-            continue
+    for copy, cls in _copies_with_class(ctx, stage, option):
         if cls.allow_replication:
             continue
         out.append(Violation(
