@@ -139,7 +139,10 @@ def run_aggregates(conn: Any, window: Window) -> Any:
     x = f"((t_arr - {TREND_ORIGIN_S!r}) / 86400.0)"
     statement = f"""
 WITH runs AS MATERIALIZED (
-  SELECT dag_id, task_id, COALESCE(q0, s0) AS t_arr, e1 - s0 AS dur, s0 - q0 AS qd, failed
+  -- A deferred or human-in-the-loop task is queued again when it resumes, after it
+  -- first started: its queue delay is undefined (NULL), never negative.
+  SELECT dag_id, task_id, COALESCE(q0, s0) AS t_arr, e1 - s0 AS dur,
+         CASE WHEN s0 >= q0 THEN s0 - q0 END AS qd, failed
   FROM (
     SELECT ti.dag_id AS dag_id, ti.task_id AS task_id,
            MIN({start}) AS s0, MAX({end}) AS e1, MIN({queued}) AS q0,
