@@ -219,3 +219,21 @@ def test_reader_never_writes(sqlite_runs_db: str) -> None:
     before = path.stat().st_mtime_ns
     profile_metadb(sqlite_runs_db)
     assert path.stat().st_mtime_ns == before
+
+
+def test_resumed_task_has_no_negative_queue_delay(sqlite_runs_db: str, tmp_path: Path) -> None:
+    """A deferred/HITL task is queued again after it first started: no negative delay."""
+    import sqlite3
+
+    copy = tmp_path / "resumed.db"
+    shutil.copy(sqlite_runs_db.removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE task_instance SET queued_dttm = datetime(start_date, '+30 seconds') "
+                      "WHERE task_id = 'extract'")
+        conn.execute("UPDATE task_instance SET queued_dttm = datetime(start_date, '-2 seconds') "
+                      "WHERE task_id = 'publish'")
+    profiles = {p.task_id: p for p in profile_metadb(f"sqlite:///{copy}").profiles}
+    assert profiles["extract"].queue_delay is None  # undefined, not -30 s
+    publish = profiles["publish"].queue_delay
+    # datetime() drops the fraction of a second: the delay is 2 s plus that fraction
+    assert publish is not None and 2.0 <= publish.mean_s < 3.0
