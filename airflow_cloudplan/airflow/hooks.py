@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -87,10 +86,3 @@ class StageCredentialsHook(BaseHook):
         """Who the stage acts as, for audit records (no network call)."""
         key = self.client_kwargs.get("aws_access_key_id")
         return f"aws:{self.aws_conn_id}:{key}" if key else f"aws:{self.aws_conn_id}:default-chain"
-
-
-def cloudplan_setting_path(option: str) -> Path | str:
-    """A ``[cloudplan]`` path-or-URI setting, resolved under AIRFLOW_HOME when relative."""
-    from airflow_cloudplan.airflow.settings import location_option
-
-    return location_option(option)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MANAGED_TAG = "cloudplan"
 
-_cache_memo: dict[str, Any] = {"key": None, "cache": None, "index": {}}
+_cache_memo: dict[str, Any] = {"key": None, "index": {}, "pools": set()}
 
 
 def plan_cache_path() -> Path:
@@ -77,7 +77,7 @@ def _active_index() -> tuple[dict[tuple[str, str], AirflowTaskSettings], set[str
                 for t in cached.airflow.tasks:
                     index[(t.dag_id, t.task_id)] = t
         _cache_memo.update(key=key, index=index, pools=pools)
-    return _cache_memo["index"], _cache_memo.get("pools", set())
+    return _cache_memo["index"], _cache_memo["pools"]
 
 
 def vet_settings(settings: AirflowTaskSettings, executors: set[str],

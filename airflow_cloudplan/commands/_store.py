@@ -7,11 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from airflow_cloudplan.airflow.settings import airflow_home
 from airflow_cloudplan.store import PlanStore, open_store
-
-
-def _airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow")))
 
 
 def add_store_argument(p: argparse.ArgumentParser) -> None:
@@ -23,7 +20,7 @@ def add_store_argument(p: argparse.ArgumentParser) -> None:
 
 def store_from_args(args: argparse.Namespace) -> PlanStore:
     """Open the store named on the command line."""
-    return open_store(args.store, base=_airflow_home())
+    return open_store(args.store, base=airflow_home())
 
 
 def add_api_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,4 +45,4 @@ def api_from_args(args: argparse.Namespace) -> Any:
 def cache_path(args: argparse.Namespace) -> Path:
     """The plan cache path, resolved under AIRFLOW_HOME."""
     p: Path = args.plan_cache
-    return p if p.is_absolute() else _airflow_home() / p
+    return p if p.is_absolute() else airflow_home() / p

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_cloudplan.airflow.hooks import StageCredentialsHook, cloudplan_setting_path
+from airflow_cloudplan.airflow.hooks import StageCredentialsHook
+from airflow_cloudplan.airflow.settings import location_option
 from airflow_cloudplan.model.plan import PlanResult
 from airflow_cloudplan.runtime.access import AccessPlan, DataAccess, RunRef
 from airflow_cloudplan.runtime.active_plan import StageRuntimeSettings, stage_settings
@@ -40,7 +41,7 @@ def load_stored_plan(version: str) -> PlanResult:
     if version not in _plans_by_version:
         from airflow_cloudplan.store import open_store
 
-        store_uri = cloudplan_setting_path("plan_store")
+        store_uri = location_option("plan_store")
         _plans_by_version[version] = open_store(store_uri).get(version)
     return _plans_by_version[version]
 
@@ -58,7 +59,7 @@ def _run_ref(context: Context, task_id: str, dag_id: str) -> RunRef:
 def stage_runtime(op: StageOperator, decl: StageDeclaration, context: Context) -> StageWiring:
     """Read the active plan, open the audit store, build the stage's data-access layer."""
     dag_id = op.dag_id
-    plan_cache = cloudplan_setting_path("plan_cache")
+    plan_cache = location_option("plan_cache")
     settings = stage_settings(
         plan_cache if isinstance(plan_cache, Path) else None,
         pipeline=decl.pipeline, stage=decl.stage, dag_id=dag_id, task_id=op.task_id,
@@ -66,15 +67,15 @@ def stage_runtime(op: StageOperator, decl: StageDeclaration, context: Context) -
     )
     hook = StageCredentialsHook(op.aws_conn_id)
     uses_s3 = any(is_s3(d.uri) for d in (*decl.reads, *decl.writes))
-    audit_uri = str(cloudplan_setting_path("audit_store"))
+    audit_uri = str(location_option("audit_store"))
     audit = open_audit_store(audit_uri, s3_client_factory=hook.s3_client_factory())
     identity = op.identity or (hook.identity() if uses_s3 else op.identity_for_audit)
     access = AccessPlan(
         strategy=settings.access,
         region=settings.partition,
-        cache_root=str(cloudplan_setting_path("cache_root")),
+        cache_root=str(location_option("cache_root")),
         cache_ttl_s=op.cache_ttl_s,
-        replica_root=str(cloudplan_setting_path("replica_root")),
+        replica_root=str(location_option("replica_root")),
     )
     data = DataAccess(
         decl,
