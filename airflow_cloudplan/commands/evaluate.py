@@ -219,6 +219,13 @@ def evaluate(inp: Any, assignment: dict[str, Any], base_dir: Path | None) -> dic
     }
 
 
+_DATA_COSTS = (
+    ("write_egress_usd", "write egress"), ("read_egress_usd", "read egress"),
+    ("sync_egress_usd", "copy sync egress"), ("copy_storage_usd", "copy storage"),
+    ("request_usd", "requests"),
+)
+
+
 def _render(report: dict[str, Any]) -> str:
     o = report["objectives"]
     lat = "unbounded" if o["latency_ms"] is None else f"{o['latency_ms'] / 60000:.1f} min"
@@ -239,6 +246,10 @@ def _render(report: dict[str, Any]) -> str:
             f"{s['stage']:<16} {s['cost']['total_usd']:>11,.2f} {latency:>12} "
             f"{s['exposure']:>8.1f} {s['blast_radius']:>7.1f} {s['risk']:>7.1f}  {s['option']}"
         )
+        data = [(label, s["detail"].get(key) or 0.0) for key, label in _DATA_COSTS]
+        if any(v > 0 for _, v in data):
+            lines.append("    data: " + ", ".join(
+                f"{label} ${v:,.2f}" for label, v in data if v > 0) + " per month")
     lines.append(f"edge egress: ${report['egress_usd_month']:,.2f}/month")
     for c in report["constraints"]:
         state = "ok" if c["ok"] else "VIOLATED"

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from airflow_cloudplan.gates.exposure import Exposure, exposure_of, stage_sensitivity
+from airflow_cloudplan.dataflow.lineage import Lineage, known_classes, lineage_of
+from airflow_cloudplan.dataflow.locations import DataLocation, stage_locations
+from airflow_cloudplan.gates.exposure import Exposure, exposure_of
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import StageOption, Violation
 from airflow_cloudplan.model.policy import SensitivityClass
@@ -23,6 +26,7 @@ class GateContext:
     inp: PlanningInput
     _exposure: dict[tuple[str, str], Exposure] = field(default_factory=dict)
     _classes: dict[str, list[tuple[str, SensitivityClass]]] = field(default_factory=dict)
+    _locations: dict[tuple[str, str], tuple[DataLocation, ...]] = field(default_factory=dict)
 
     def exposure(self, stage_name: str, option: StageOption) -> Exposure:
         """The option's exposure (memoised by stage and option id)."""
@@ -31,34 +35,40 @@ class GateContext:
             self._exposure[key] = exposure_of(self.inp, stage_name, option)
         return self._exposure[key]
 
+    @cached_property
+    def lineage(self) -> Lineage:
+        """Classes of every dataset and stage (computed once per input)."""
+        return lineage_of(self.inp.pipeline, self.inp.policy.governance)
+
+    def locations(self, stage_name: str, option: StageOption) -> tuple[DataLocation, ...]:
+        """Where the option reads, writes and copies bytes (memoised by stage and option)."""
+        key = (stage_name, option.id)
+        if key not in self._locations:
+            self._locations[key] = stage_locations(self.inp, stage_name, option)
+        return self._locations[key]
+
     def placement_classes(self, stage_name: str) -> list[tuple[str, SensitivityClass]]:
         """Classes whose residency the stage's placement must satisfy, with their source.
 
-        A stage with a ``sensitivity`` override obeys that class only; otherwise it obeys
-        every class of the datasets it reads or writes (the data is processed where the
-        stage runs). Each entry is ``(source path, class)``.
+        Every class the stage handles by lineage (what it reads or receives, its own
+        ``sensitivity``, what it writes); each entry is ``(how the class got there,
+        class)``, e.g. ``("loan_applications (restricted) → transform", restricted)``.
         """
         if stage_name not in self._classes:
-            inp = self.inp
-            stage = inp.pipeline.stage_by_name[stage_name]
-            gov = inp.policy.governance
+            lineage = self.lineage
+            inputs = lineage.inputs.get(stage_name, frozenset())
+            outputs = lineage.outputs.get(stage_name, frozenset())
+            stage = self.inp.pipeline.stage_by_name[stage_name]
             out: list[tuple[str, SensitivityClass]] = []
-            if stage.sensitivity is not None:
-                cls = stage_sensitivity(inp, stage_name)
-                if cls is not None:
-                    out.append((f"stages[{stage_name}].sensitivity", cls))
-            else:
-                seen: set[str] = set()
-                for name in (*stage.reads, *stage.writes):
-                    d = inp.pipeline.dataset_by_name.get(name)
-                    if d is None or d.sensitivity in seen:
-                        continue
-                    seen.add(d.sensitivity)
-                    try:
-                        out.append((f"datasets[{name}].sensitivity",
-                                    gov.sensitivity_class(d.sensitivity)))
-                    except KeyError:
-                        continue
+            for cls in known_classes(self.inp.policy.governance, lineage.handled(stage_name)):
+                if cls.name in inputs or cls.name in outputs:
+                    source = lineage.stage_path(stage_name, cls.name)
+                else:
+                    written = [n for n in stage.writes
+                               if (d := self.inp.pipeline.dataset_by_name.get(n)) is not None
+                               and d.sensitivity == cls.name]
+                    source = f"{stage_name} → {', '.join(written)} ({cls.name})"
+                out.append((source, cls))
             self._classes[stage_name] = out
         return self._classes[stage_name]
 

@@ -11,16 +11,16 @@ confidential 3, restricted 4). A weight of at least 1 means even public data or 
 endpoint counts as attack surface; more sensitive data counts more, independent of size
 (a leaked 1 GB of restricted data is as bad as 1 TB for residency purposes).
 
-Items counted for stage k under option o:
+Classes are the lineage classes of :mod:`airflow_cloudplan.dataflow.lineage` (data
+carries at least the class of everything it was derived from); places are the locations
+of :mod:`airflow_cloudplan.dataflow.locations`. Items counted for stage k under option o:
 
 * **public endpoint**: 1 if the stage declares ``public_endpoint``, weighted by the stage's
   sensitivity class;
-* **copies** (replicas and caches): every read dataset that the access strategy copies
-  into the stage's region, weighted by the dataset's class. ``regional_cache`` always keeps
-  a cache node holding the data (even in the dataset's home region);
-  ``selective_replication`` and ``partitioned_locality`` copy only datasets whose home
-  region differs from the stage's region (in the home region they read in place);
-  ``direct`` copies nothing;
+* **copies**: every location the option itself creates — caches (also in the dataset's
+  home region, where the cache is still a second place the data lives), replicas and
+  partitions (only of datasets homed elsewhere: at home they read in place), and a
+  training stage's checkpoints — weighted by the most sensitive class of what it holds;
 * **cross-region copies**: each copy outside its dataset's home region counts *again*
   (a second place, often another jurisdiction, where the data lives);
 * **identities with data-plane access**: the stage's runtime identity, weighted by the
@@ -29,40 +29,50 @@ Items counted for stage k under option o:
 
 ``identity_reach(k)`` is the blast radius of stage k's own scoped identity: everything it
 can touch, ``Σ_{d ∈ reads(k)} w(d) + Σ_{d ∈ writes(k)} w(d)`` (a dataset read *and*
-written counts twice: the identity can both leak and corrupt it). A shared identity's blast
-radius is the sum of the reach of every stage using it (computed by the optimizer).
+written counts twice: the identity can both leak and corrupt it), with w(d) the weight of
+the most sensitive class the dataset carries. A shared identity's blast radius is the sum
+of the reach of every stage using it (computed by the optimizer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airflow_cloudplan.dataflow.lineage import lineage_of, most_sensitive
+from airflow_cloudplan.dataflow.locations import DataLocation, stage_locations
 from airflow_cloudplan.model.context import PlanningInput
-from airflow_cloudplan.model.plan import AccessStrategy, StageOption
+from airflow_cloudplan.model.plan import StageOption
 from airflow_cloudplan.model.policy import GovernancePolicy, SensitivityClass
-from airflow_cloudplan.model.workload import Dataset, Stage
-
-_COPYING = {
-    AccessStrategy.REGIONAL_CACHE,
-    AccessStrategy.SELECTIVE_REPLICATION,
-    AccessStrategy.PARTITIONED_LOCALITY,
-}
 
 
 @dataclass(frozen=True)
 class DatasetCopy:
-    """A copy (replica, cache or partition copy) of a dataset implied by an option."""
+    """A place the option itself puts data: cache, replica, partition or checkpoints."""
 
     dataset: str
     sensitivity: str
-    kind: str  # "cache", "replica" or "partition"
+    kind: str  # "cache", "replica", "partition" or "checkpoint"
     region: str
     home_region: str
+    uri: str | None = None
 
     @property
     def cross_region(self) -> bool:
         """The copy lives outside the dataset's home region."""
         return self.region != self.home_region
+
+    @classmethod
+    def of(cls, loc: DataLocation, governance: GovernancePolicy) -> DatasetCopy:
+        """The copy at a location held by the option."""
+        top = most_sensitive(governance, loc.classes)
+        return cls(
+            dataset=loc.dataset or f"{loc.stage} checkpoints",
+            sensitivity=top.name if top is not None else min(loc.classes, default=""),
+            kind=loc.kind.value,
+            region=loc.region,
+            home_region=loc.home_region or loc.region,
+            uri=loc.uri,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class Exposure:
                     "region": c.region,
                     "home_region": c.home_region,
                     "cross_region": c.cross_region,
+                    "uri": c.uri,
                 }
                 for c in self.copies
             ],
@@ -116,68 +127,24 @@ def class_weight(governance: GovernancePolicy, class_name: str | None) -> float:
         return 1.0
 
 
-def stage_datasets(inp: PlanningInput, stage: Stage) -> list[Dataset]:
-    """Declared datasets a stage reads or writes, in declaration order, without repeats."""
-    by_name = inp.pipeline.dataset_by_name
-    seen: dict[str, Dataset] = {}
-    for name in (*stage.reads, *stage.writes):
-        if name in by_name and name not in seen:
-            seen[name] = by_name[name]
-    return list(seen.values())
-
-
 def stage_sensitivity(inp: PlanningInput, stage_name: str) -> SensitivityClass | None:
-    """The class a stage obeys: its override, else the most sensitive of its datasets.
+    """The most sensitive class a stage handles, by lineage (inputs, outputs, its own).
 
-    ``None`` when the stage touches no declared dataset and has no override (no residency
-    or audit rule then applies to its placement).
+    ``None`` when the stage touches no classified data and declares no class (no
+    residency or audit rule then applies to its placement).
     """
-    stage = inp.pipeline.stage_by_name[stage_name]
-    gov = inp.policy.governance
-    if stage.sensitivity is not None:
-        try:
-            return gov.sensitivity_class(stage.sensitivity)
-        except KeyError:
-            return None
-    best: SensitivityClass | None = None
-    for d in stage_datasets(inp, stage):
-        try:
-            cls = gov.sensitivity_class(d.sensitivity)
-        except KeyError:
-            continue
-        if best is None or cls.rank > best.rank:
-            best = cls
-    return best
+    lineage = lineage_of(inp.pipeline, inp.policy.governance)
+    return most_sensitive(inp.policy.governance, lineage.handled(stage_name))
 
 
 def implied_copies(inp: PlanningInput, stage_name: str, option: StageOption) -> list[DatasetCopy]:
-    """Every copy of a read dataset that ``option``'s access strategy puts in its region."""
-    if option.access not in _COPYING:
-        return []
-    stage = inp.pipeline.stage_by_name[stage_name]
-    by_name = inp.pipeline.dataset_by_name
-    kind = {
-        AccessStrategy.REGIONAL_CACHE: "cache",
-        AccessStrategy.SELECTIVE_REPLICATION: "replica",
-        AccessStrategy.PARTITIONED_LOCALITY: "partition",
-    }[option.access]
-    copies: list[DatasetCopy] = []
-    for name in dict.fromkeys(stage.reads):
-        d = by_name.get(name)
-        if d is None:
-            continue
-        if kind != "cache" and d.home_region == option.region:
-            continue
-        copies.append(
-            DatasetCopy(
-                dataset=d.name,
-                sensitivity=d.sensitivity,
-                kind=kind,
-                region=option.region,
-                home_region=d.home_region,
-            )
-        )
-    return copies
+    """Every copy (cache, replica, partition, checkpoints) ``option`` puts somewhere."""
+    gov = inp.policy.governance
+    return [
+        DatasetCopy.of(loc, gov)
+        for loc in stage_locations(inp, stage_name, option)
+        if loc.held_by_option
+    ]
 
 
 def exposure_of(inp: PlanningInput, stage_name: str, option: StageOption) -> Exposure:
@@ -218,11 +185,11 @@ def identity_reach(inp: PlanningInput, stage_name: str) -> float:
     """Blast radius of the stage's own scoped identity (see the module docstring)."""
     gov = inp.policy.governance
     stage = inp.pipeline.stage_by_name[stage_name]
-    by_name = inp.pipeline.dataset_by_name
+    lineage = lineage_of(inp.pipeline, gov)
     reach = 0.0
     for names in (dict.fromkeys(stage.reads), dict.fromkeys(stage.writes)):
         for name in names:
-            d = by_name.get(name)
-            if d is not None:
-                reach += class_weight(gov, d.sensitivity)
+            if name in inp.pipeline.dataset_by_name:
+                top = most_sensitive(gov, lineage.dataset(name))
+                reach += class_weight(gov, top.name if top is not None else None)
     return reach

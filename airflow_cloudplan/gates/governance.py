@@ -1,5 +1,13 @@
 """Governance gate (C1): residency, replication, public endpoints, identity, audit, exposure.
 
+Sensitivity follows the data (:mod:`airflow_cloudplan.dataflow.lineage`): a stage obeys
+every class it handles, and every place the option writes bytes to — outputs homed
+elsewhere, caches, replicas, partitions, checkpoints
+(:mod:`airflow_cloudplan.dataflow.locations`) — must be allowed for every class the bytes
+there carry. A violation names the lineage path, e.g.
+``credit_features (restricted) → score → public_dump (us-east-1): restricted data written
+outside eu``.
+
 Each rule is one small function with a stable rule id; no check appears in two gates.
 Per-option rules prune candidates before the solver; the plan-level rules at the bottom
 (total exposure budget, one shared identity across classes) couple stages, so the
@@ -11,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from airflow_cloudplan.dataflow.lineage import known_classes
+from airflow_cloudplan.dataflow.locations import DataLocation, LocationKind
 from airflow_cloudplan.gates.context import GateContext, Rule, class_field
-from airflow_cloudplan.gates.exposure import DatasetCopy, stage_sensitivity
+from airflow_cloudplan.gates.exposure import stage_sensitivity
 from airflow_cloudplan.gates.validate import allowed_regions_of, region_allowed
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import Isolation, StageOption, Violation
@@ -32,8 +42,8 @@ def residency_placement(ctx: GateContext, stage: str, option: StageOption) -> li
             field=class_field(ctx.inp, cls, "allowed_regions"),
             measured=option.region,
             allowed=",".join(allowed_regions_of(ctx.inp, cls)),
-            message=(f"{source} is '{cls.name}', which may not be processed in "
-                     f"'{option.region}'"),
+            message=(f"stage '{stage}' handles '{cls.name}' data ({source}), which may not "
+                     f"be processed in '{option.region}'"),
         ))
     return out
 
@@ -51,29 +61,55 @@ def residency_stage(ctx: GateContext, stage: str, option: StageOption) -> list[V
     )]
 
 
-def _copies_with_class(ctx: GateContext, stage: str,
-                       option: StageOption) -> Iterator[tuple[DatasetCopy, SensitivityClass]]:
-    """Each copy the option creates, with its data's sensitivity class (if the class exists)."""
+def _written_with_class(
+    ctx: GateContext, stage: str, option: StageOption
+) -> Iterator[tuple[DataLocation, SensitivityClass]]:
+    """Each location the option writes to, with every class of the bytes written there."""
     gov = ctx.inp.policy.governance
-    for copy in ctx.exposure(stage, option).copies:
-        try:
-            yield copy, gov.sensitivity_class(copy.sensitivity)
-        except KeyError:
+    for loc in ctx.locations(stage, option):
+        if not loc.writes:
             continue
+        for cls in known_classes(gov, loc.classes):
+            yield loc, cls
 
 
-def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
-    """``gov.residency.copy``: every replica/cache the option creates lies where allowed."""
+def allowed_text(inp: PlanningInput, cls: SensitivityClass) -> str:
+    """Where a class may be stored, in words: ``eu`` or ``eu-west-1, eu-central-1``."""
+    if cls.allowed_jurisdictions is not None and cls.allowed_regions is None:
+        return ", ".join(cls.allowed_jurisdictions)
+    return ", ".join(allowed_regions_of(inp, cls))
+
+
+def lineage_of_location(ctx: GateContext, loc: DataLocation, cls: str) -> str:
+    """How class ``cls`` reached a location, as a path ending in the location."""
+    lineage = ctx.lineage
+    if loc.kind is LocationKind.CHECKPOINT:
+        return f"{lineage.stage_path(loc.stage, cls)} → checkpoints"
+    assert loc.dataset is not None
+    path = lineage.path(loc.dataset, cls)
+    if loc.kind is LocationKind.HOME:
+        return path
+    return f"{path} → {loc.kind.value} of {loc.dataset}"
+
+
+def residency_write(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.residency.write`` / ``gov.residency.copy``: data is written only where allowed.
+
+    Every location the option writes — an output in its home region, a checkpoint, a
+    cache, replica or partition (``copy``) — for every class the bytes carry by lineage.
+    """
     out: list[Violation] = []
-    for copy, cls in _copies_with_class(ctx, stage, option):
-        if region_allowed(ctx.inp, cls, copy.region):
+    for loc, cls in _written_with_class(ctx, stage, option):
+        if region_allowed(ctx.inp, cls, loc.region):
             continue
+        rule = "gov.residency.copy" if loc.is_copy else "gov.residency.write"
+        where = allowed_text(ctx.inp, cls)
         out.append(Violation(
-            gate=GATE, rule_id="gov.residency.copy", stage=stage,
-            field=class_field(ctx.inp, cls, "allowed_regions"), measured=copy.region,
+            gate=GATE, rule_id=rule, stage=stage,
+            field=class_field(ctx.inp, cls, "allowed_regions"), measured=loc.region,
             allowed=",".join(allowed_regions_of(ctx.inp, cls)),
-            message=(f"{option.access} would put a {copy.kind} of '{cls.name}' dataset "
-                     f"'{copy.dataset}' in '{copy.region}'"),
+            message=(f"{lineage_of_location(ctx, loc, cls.name)} ({loc.region}): "
+                     f"{cls.name} data written outside {where}"),
         ))
     return out
 
@@ -81,14 +117,41 @@ def residency_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Vi
 def replication(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
     """``gov.replication``: classes that forbid copies get none, wherever they would be."""
     out: list[Violation] = []
-    for copy, cls in _copies_with_class(ctx, stage, option):
-        if cls.allow_replication:
+    seen: set[tuple[str, str]] = set()
+    for loc, cls in _written_with_class(ctx, stage, option):
+        if not loc.is_copy or cls.allow_replication or (loc.label, cls.name) in seen:
             continue
+        seen.add((loc.label, cls.name))
         out.append(Violation(
             gate=GATE, rule_id="gov.replication", stage=stage,
             field=class_field(ctx.inp, cls, "allow_replication"), measured=option.access.value,
             allowed="direct",
-            message=f"class '{cls.name}' forbids the {copy.kind} of dataset '{copy.dataset}'",
+            message=f"class '{cls.name}' forbids the {loc.kind.value} of dataset '{loc.dataset}'",
+        ))
+    return out
+
+
+def encryption_copy(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
+    """``gov.encryption.copy``: a copy of an SSE-KMS dataset can use its key where it lives.
+
+    A multi-Region key (``mrk-``) has a replica in every region; a single-Region key does
+    not follow a copy into another region, and the copy would be left without the
+    dataset's encryption.
+    """
+    out: list[Violation] = []
+    for loc in ctx.locations(stage, option):
+        if not loc.is_copy or loc.kms_key_arn is not None or loc.dataset is None:
+            continue
+        key = ctx.inp.pipeline.dataset_by_name[loc.dataset].kms_key_arn
+        if key is None:
+            continue
+        out.append(Violation(
+            gate=GATE, rule_id="gov.encryption.copy", stage=stage,
+            field=f"datasets[{loc.dataset}].kms_key_arn", measured=loc.region,
+            allowed=loc.home_region,
+            message=(f"dataset '{loc.dataset}' is encrypted with the single-Region key {key}; "
+                     f"its {loc.kind.value} in '{loc.region}' could not use it (use a "
+                     "multi-Region key, mrk-…, or direct access)"),
         ))
     return out
 
@@ -172,8 +235,9 @@ def exposure_stage(ctx: GateContext, stage: str, option: StageOption) -> list[Vi
 RULES: tuple[Rule, ...] = (
     residency_placement,
     residency_stage,
-    residency_copy,
+    residency_write,
     replication,
+    encryption_copy,
     public_endpoint,
     scoped_identity,
     audit_tier,

@@ -117,6 +117,7 @@ def _workload_problems(inp: PlanningInput) -> list[Problem]:
                 hint=(f"move it to one of {allowed_regions_of(inp, cls)} or allow "
                       f"'{d.home_region}' for class '{cls.name}'"),
             ))
+    problems += _lineage_problems(inp)
     for i, s in enumerate(inp.pipeline.stages):
         if s.sensitivity is None:
             continue
@@ -140,6 +141,24 @@ def _workload_problems(inp: PlanningInput) -> list[Problem]:
                 ))
                 break
     return problems
+
+
+def _lineage_problems(inp: PlanningInput) -> list[Problem]:
+    """Homes that would store inherited classes where they may not live (as the spec does)."""
+    from airflow_cloudplan.dataflow.lineage import inherited_home_violations, lineage_of
+    from airflow_cloudplan.spec.lineage_checks import home_message, where_allowed
+
+    gov = inp.policy.governance
+    lineage = lineage_of(inp.pipeline, gov)
+
+    def allowed(cls: SensitivityClass, region: str) -> bool:
+        return region_allowed(inp, cls, region)
+
+    out: list[Problem] = []
+    for v in inherited_home_violations(inp.pipeline, gov, lineage, allowed):
+        message, hint = home_message(v, where_allowed(v.cls))
+        out.append(Problem(message=message, path=f"datasets[{v.index}].home_region", hint=hint))
+    return out
 
 
 def validate_policy(inp: PlanningInput) -> None:

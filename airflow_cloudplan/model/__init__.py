@@ -37,6 +37,7 @@ from airflow_cloudplan.model.plan import (
     Violation,
 )
 from airflow_cloudplan.model.policy import (
+    DeclassificationAllowance,
     ExposureBudget,
     GovernancePolicy,
     ObjectiveWeights,
@@ -54,6 +55,8 @@ from airflow_cloudplan.model.workload import (
     Criticality,
     DataEdge,
     Dataset,
+    Declassification,
+    Deployment,
     DurationStats,
     ExecutionMode,
     IOStats,
@@ -86,6 +89,9 @@ __all__ = [
     "Criticality",
     "DataEdge",
     "Dataset",
+    "Declassification",
+    "DeclassificationAllowance",
+    "Deployment",
     "DurationStats",
     "EgressPrices",
     "EvaluatedPlan",

@@ -204,6 +204,16 @@ class AirflowTaskSettings(Frozen):
     executor_config: dict[str, Any] = Field(default_factory=dict)
     priority_weight: int = 1
     otel: dict[str, str] = Field(default_factory=dict)
+    role_arn: str | None = Field(
+        default=None, description="the IAM role the task's data access runs as"
+    )
+    data_copies: dict[str, str] = Field(
+        default_factory=dict,
+        description="dataset -> URI of the cache/replica/partition the stage reads through",
+    )
+    placement: str = Field(
+        default="", description="how the executor realises the planned region/zone/type"
+    )
 
 
 class AirflowSettings(Frozen):

@@ -6,10 +6,10 @@ objective weights only choose among feasible plans.
 
 from __future__ import annotations
 
-from pydantic import Field, field_serializer, model_validator
+from pydantic import ConfigDict, Field, field_serializer, model_validator
 
 from airflow_cloudplan.model.catalog import Frozen, NonNegFloat, Signal
-from airflow_cloudplan.model.workload import Criticality
+from airflow_cloudplan.model.workload import Criticality, StageKind
 
 
 class SensitivityClass(Frozen):
@@ -55,6 +55,30 @@ class ExposureBudget(Frozen):
     total: NonNegFloat | None = None
 
 
+class DeclassificationAllowance(Frozen):
+    """Who may declassify what: ``from`` → ``to`` (or to a class ranked higher than ``to``).
+
+    ``stages`` and ``kinds`` narrow which stages may claim it (both empty = any stage);
+    ``approved_by`` and ``reference`` record the decision (a DPIA, a ticket).
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    from_class: str = Field(alias="from", min_length=1)
+    to_class: str = Field(alias="to", min_length=1)
+    stages: tuple[str, ...] = Field(default=(), description="stage names allowed; empty = any")
+    kinds: tuple[StageKind, ...] = Field(default=(), description="stage kinds allowed; empty = any")
+    approved_by: str = ""
+    reference: str = ""
+
+    def covers_stage(self, name: str, kind: StageKind) -> bool:
+        """Whether a stage of this name and kind may claim the allowance."""
+        return (not self.stages or name in self.stages) and (not self.kinds or kind in self.kinds)
+
+
 class GovernancePolicy(Frozen):
     """Governance (C1): residency, least privilege, exposure and audit readiness."""
 
@@ -67,6 +91,10 @@ class GovernancePolicy(Frozen):
     audit_store_uri: str | None = None
     rego_rules: tuple[str, ...] = Field(
         default=(), description="paths of user-written Rego rule files"
+    )
+    declassifications: tuple[DeclassificationAllowance, ...] = Field(
+        default=(),
+        description="declassifications stages may claim (none by default: lineage only rises)",
     )
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from airflow_cloudplan.model.catalog import Frozen, NonNegFloat, PositiveFloat, TierKind
 
@@ -67,14 +67,34 @@ class Dataset(Frozen):
     sensitivity: str = Field(default="internal", description="a class of the policy")
     archetype: Archetype = Archetype.LARGE_SEQUENTIAL
     growth_gb_per_day: NonNegFloat = 0.0
+    write_gb_per_run: NonNegFloat | None = Field(
+        default=None,
+        description=(
+            "GB a writing stage writes per run; default: growth_gb_per_day per run of the "
+            "writer when the dataset grows, else size_gb (rewritten every run)"
+        ),
+    )
+    kms_key_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+$",
+        description="the SSE-KMS key encrypting the dataset (grants kms:Decrypt/GenerateDataKey)",
+    )
 
 
 class DataEdge(Frozen):
-    """Data handed from one stage to the next, per pipeline run."""
+    """Data handed from one stage to the next, per pipeline run.
+
+    ``carries`` names the datasets whose content the edge hands over (lineage then gives
+    ``dst`` exactly their classes); without it the edge is assumed to carry anything
+    ``src`` outputs (fail-closed).
+    """
 
     src: Name
     dst: Name
     gb_per_run: NonNegFloat = 0.0
+    carries: tuple[Name, ...] | None = Field(
+        default=None, description="datasets the edge hands over; default: all src outputs"
+    )
 
 
 class StageSLO(Frozen):
@@ -131,6 +151,25 @@ class AirflowBinding(Frozen):
     task_id: str
 
 
+class Declassification(Frozen):
+    """A stage's claim that its outputs carry a lower class than its inputs.
+
+    ``{from: restricted, to: internal, justification: "..."}`` on an anonymising stage:
+    data of class ``from`` the stage reads leaves it as class ``to``. Whether the stage
+    may do that is the policy's decision (``policy.governance.declassifications``), never
+    the spec's: a declassification no allowance covers is refused.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    from_class: str = Field(alias="from", min_length=1, description="the input class removed")
+    to_class: str = Field(alias="to", min_length=1, description="the class of the outputs")
+    justification: str = Field(min_length=1, description="why the outputs are less sensitive")
+
+
 class Stage(Frozen):
     """One stage of a pipeline, as declared by its owners."""
 
@@ -144,7 +183,14 @@ class Stage(Frozen):
     slo: StageSLO = StageSLO()
     criticality: Criticality = Criticality.STANDARD
     sensitivity: str | None = Field(
-        default=None, description="overrides the most sensitive class of its datasets"
+        default=None,
+        description=(
+            "a class the stage handles besides its data's (e.g. the requests it serves); "
+            "it raises the stage's class, never lowers it"
+        ),
+    )
+    declassifies: Declassification | None = Field(
+        default=None, description="outputs carry a lower class than inputs (policy-allowed)"
     )
     epochs: int = Field(default=1, ge=1, description="passes over the inputs (training)")
     public_endpoint: bool = False
@@ -157,6 +203,41 @@ class Stage(Frozen):
     )
     airflow: AirflowBinding | None = None
     owner: str = "data-platform"
+
+
+class Deployment(Frozen):
+    """Facts of the account and cluster a plan is deployed into (identities, placement).
+
+    None of these change what is optimal; the RunOps composer needs them to bind tasks to
+    identities and nodes. Unknown values stay placeholders in the artifacts
+    (``${account_id}``) or fall back to labels that need no mapping.
+    """
+
+    aws_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    eks_oidc_provider: str | None = Field(
+        default=None,
+        description="the EKS cluster's OIDC issuer without https:// (IRSA trust), e.g. "
+        "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+    )
+    kubernetes_namespace: str = Field(
+        default="airflow", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
+    )
+    airflow_worker_role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$",
+        description="identity of LocalExecutor workers, allowed to assume stage roles",
+    )
+    zone_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="AZ id -> AZ name in this account (aws ec2 describe-availability-zones)",
+    )
+    airflow_region: str | None = Field(
+        default=None, description="where the Airflow deployment runs (executor rule)"
+    )
+    executor_by_tier: dict[TierKind, str] = Field(
+        default_factory=dict,
+        description="executor per tier kind, e.g. {container: KubernetesExecutor}",
+    )
 
 
 class Pipeline(Frozen):
@@ -175,6 +256,9 @@ class Pipeline(Frozen):
         default=(), description="regions to consider; empty = every catalog region"
     )
     budget_usd_per_month: PositiveFloat | None = None
+    deployment: Deployment = Field(
+        default_factory=Deployment, description="account and cluster facts for the artifacts"
+    )
 
     @model_validator(mode="after")
     def _graph_is_valid(self) -> Pipeline:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+from airflow_cloudplan.dataflow.locations import edge_transfer_gb
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import (
     AccessStrategy,
@@ -81,7 +82,7 @@ def locality_only(inp: PlanningInput, options: Options) -> dict[str, StageOption
                 break
 
         def arrival(o: StageOption, k: str = k) -> tuple[float, str]:
-            transfer = max((e.gb_per_run * edge_transfer_ms_per_gb(
+            transfer = max((edge_transfer_gb(inp.pipeline, e) * edge_transfer_ms_per_gb(
                 inp.catalog, plan[e.src].region, o.region) for e in incoming[k]), default=0.0)
             return (stage_latency_ms(inp, k, o) + transfer, o.id)
 

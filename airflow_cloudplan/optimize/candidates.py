@@ -20,8 +20,15 @@ For each stage the enumeration composes, in this deterministic order:
 5. **data access** — direct always; regional cache, selective replication and partitioned
    locality only when the stage reads a dataset whose home is another region (at home,
    replication and partitioning read in place exactly like direct access);
-   a regional cache also at home when the stage reads any dataset;
-6. **isolation** — scoped, shared.
+   a regional cache also at home when the stage reads any dataset — and only in regions
+   where the catalog prices the cache storage class (elsewhere there is no cache to
+   price or time: the exclusion is counted in the report);
+6. **isolation** — scoped; shared only on request (``include_shared``, for the baselines).
+   A shared identity changes neither a stage's cost nor its latency nor its exposure and
+   can only raise its blast radius (the sum of every sharer's reach), so it never beats
+   the scoped option on (C, L, R): the planner's frontier loses nothing without it, and
+   gates and solver see half the options. Baselines that run everything under one
+   shared role are still scored with it.
 
 No dominance pruning happens here (that is ``optimize.dominance``, exact, before the MILP);
 :func:`enumerate_with_report` counts what the rules above excluded and why.
@@ -33,9 +40,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from airflow_cloudplan.model.catalog import InstanceType, ServiceTier, TierKind
+from airflow_cloudplan.model.catalog import InstanceType, ServiceTier, StorageKind, TierKind
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import AccessStrategy, Isolation, ScalingPolicy, StageOption
+from airflow_cloudplan.optimize.cost import has_storage
 from airflow_cloudplan.optimize.demand import (
     TARGET_UTILISATION,
     StageDemand,
@@ -119,14 +127,20 @@ def _replica_plans(
 
 
 def _access_strategies(
-    inp: PlanningInput, demand: StageDemand, region: str
+    inp: PlanningInput, demand: StageDemand, region: str, report: CandidateReport
 ) -> list[AccessStrategy]:
     if not demand.read_gb:
         return [AccessStrategy.DIRECT]
     homes = {inp.pipeline.dataset_by_name[n].home_region for n in demand.read_gb}
-    if homes == {region}:
-        return [AccessStrategy.DIRECT, AccessStrategy.REGIONAL_CACHE]
-    return list(AccessStrategy)
+    out = (
+        [AccessStrategy.DIRECT, AccessStrategy.REGIONAL_CACHE]
+        if homes == {region}
+        else list(AccessStrategy)
+    )
+    if not has_storage(inp.catalog, StorageKind.CACHE, region):
+        out.remove(AccessStrategy.REGIONAL_CACHE)
+        report.excluded[f"regional_cache: no cache storage class priced in {region}"] += 1
+    return out
 
 
 def _tier_excludes(tier: ServiceTier, itype: InstanceType) -> str | None:
@@ -141,7 +155,7 @@ def _tier_excludes(tier: ServiceTier, itype: InstanceType) -> str | None:
 
 
 def enumerate_with_report(
-    inp: PlanningInput,
+    inp: PlanningInput, *, include_shared: bool = False,
 ) -> tuple[dict[str, list[StageOption]], dict[str, CandidateReport]]:
     """Options per stage (deterministic order) and what was excluded by which rule."""
     out: dict[str, list[StageOption]] = {}
@@ -178,6 +192,7 @@ def enumerate_with_report(
                             region=region,
                             zone=price.zones[0],
                             report=report,
+                            include_shared=include_shared,
                         )
                     )
         report.options = len(options)
@@ -195,11 +210,12 @@ def _compose(
     region: str,
     zone: str,
     report: CandidateReport,
+    include_shared: bool,
 ) -> list[StageOption]:
     timeout = tier.capabilities.max_request_timeout_s
     made: list[StageOption] = []
     for lo, hi, scaling in _replica_plans(demand, tier, itype):
-        for access in _access_strategies(inp, demand, region):
+        for access in _access_strategies(inp, demand, region, report):
             base = StageOption(
                 stage=demand.stage,
                 region=region,
@@ -218,13 +234,16 @@ def _compose(
                 and stage_latency_ms(inp, demand.stage, base) > timeout * 1000.0
             )
             if too_long:
-                report.excluded[f"{tier.kind.value}: run exceeds request timeout"] += 2
+                report.excluded[f"{tier.kind.value}: run exceeds request timeout"] += 1
                 continue
             made.append(base)
-            made.append(base.model_copy(update={"isolation": Isolation.SHARED}))
+            if include_shared:
+                made.append(base.model_copy(update={"isolation": Isolation.SHARED}))
     return made
 
 
-def enumerate_options(inp: PlanningInput) -> dict[str, list[StageOption]]:
+def enumerate_options(
+    inp: PlanningInput, *, include_shared: bool = False
+) -> dict[str, list[StageOption]]:
     """Candidate options per stage, in a deterministic order (see module docstring)."""
-    return enumerate_with_report(inp)[0]
+    return enumerate_with_report(inp, include_shared=include_shared)[0]

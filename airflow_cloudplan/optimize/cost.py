@@ -13,32 +13,37 @@ is never looked up two ways. A stage's cost under option o (docs/models.md §2�
   rule-based pays replicas_max × (T + scale step) per run (T includes its cold start and
   scale-out), predictive pays replicas_max × (T + cold start pre-warm) × 1.05 per run,
   where T is the completion time of :mod:`latency`; replicas_min are paid while idle.
-* storage = Σ copies (replica, partition, cache) × GB-month price in the stage's region
-  (the cache class for caches) + training checkpoints (3 × memory) + read requests.
-* network (this stage only) = Σ remote GB read per run × runs/month × egress(home → region)
-  + replica sync GB/month × egress + public endpoint responses × internet egress.
-  Inter-stage edge egress is added by the solver per region pair (``egress_usd_per_gb``).
+* storage = Σ over the option's data locations (:mod:`airflow_cloudplan.dataflow`:
+  caches, replicas, partitions, checkpoints) of GB held × the GB-month price of the
+  location's storage class in the location's region, + GET and PUT requests of every read
+  and write at the location's request prices.
+* network (this stage only) = Σ GB read per run from a location in another region ×
+  runs/month × egress(location → stage) + Σ GB written per run to a location in another
+  region (outputs homed elsewhere) × runs/month × egress(stage → location) + replica and
+  partition sync GB/month × egress(home → copy) + public endpoint responses × internet
+  egress. Inter-stage edge egress is added by the solver per region pair
+  (``egress_usd_per_gb``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from airflow_cloudplan.errors import CatalogError, Problem, did_you_mean
-from airflow_cloudplan.model.catalog import Catalog, StorageKind
+from airflow_cloudplan.model.catalog import Catalog, StorageClass, StorageKind
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import CostBreakdown, ScalingPolicy, StageOption
-from airflow_cloudplan.model.workload import Archetype, StageKind
+from airflow_cloudplan.model.workload import Archetype
 from airflow_cloudplan.optimize.demand import (
     HOURS_PER_MONTH,
     PREDICTIVE_RESIDUAL,
     StageDemand,
-    data_reads,
+    data_traffic,
     online_capacity,
     resolve_demand,
 )
-from airflow_cloudplan.optimize.latency import batch_breakdown
+from airflow_cloudplan.optimize.latency import batch_breakdown, run_seconds
 
-CHECKPOINTS_KEPT = 3
-"""Training keeps this many checkpoints, each the size of the stage's memory."""
 RESPONSE_KB = 4.0
 """Bytes a public endpoint sends back per request (internet egress)."""
 _BLOCK_MB = {
@@ -101,6 +106,17 @@ def has_storage(catalog: Catalog, kind: StorageKind, region: str) -> bool:
     return any(s.kind == kind and region in s.usd_per_gb_month for s in catalog.storage)
 
 
+def storage_class(catalog: Catalog, kind: StorageKind) -> StorageClass:
+    """The catalog's storage class of ``kind`` (an error naming the kind when absent)."""
+    try:
+        return catalog.storage_class(kind)
+    except KeyError:
+        raise _catalog_error(
+            f"has no {kind.value} storage class", f"storage[{kind.value}]",
+            "add the storage class to the catalog",
+        ) from None
+
+
 def egress_usd_per_gb(catalog: Catalog, src_region: str, dst_region: str) -> float:
     """USD per GB moved from ``src_region`` to ``dst_region`` (0 within a region)."""
     try:
@@ -138,8 +154,7 @@ def replica_hours_per_month(inp: PlanningInput, option: StageOption, demand: Sta
         return cap.mean_replicas_active * active + cap.mean_replicas_idle * (
             HOURS_PER_MONTH - active
         )
-    parts = batch_breakdown(inp, option, demand)
-    run_s = parts["startup_s"] + parts["compute_s"] + parts["data_s"]
+    run_s = run_seconds(batch_breakdown(inp, option, demand))
     if option.scaling is ScalingPolicy.RULE_BASED:
         paid_s = run_s + tier.capabilities.scale_step_s  # scale-in lag after the run
     else:
@@ -148,37 +163,69 @@ def replica_hours_per_month(inp: PlanningInput, option: StageOption, demand: Sta
     return option.replicas_max * busy + option.replicas_min * (HOURS_PER_MONTH - busy)
 
 
+@dataclass(frozen=True)
+class DataCosts:
+    """Monthly USD of a stage's data under an option, by what is paid for."""
+
+    copy_storage_usd: float = 0.0
+    request_usd: float = 0.0
+    read_egress_usd: float = 0.0
+    write_egress_usd: float = 0.0
+    sync_egress_usd: float = 0.0
+
+    @property
+    def storage_usd(self) -> float:
+        """Storage and requests."""
+        return self.copy_storage_usd + self.request_usd
+
+    @property
+    def network_usd(self) -> float:
+        """Egress of reads, writes and copy syncs."""
+        return self.read_egress_usd + self.write_egress_usd + self.sync_egress_usd
+
+    def as_detail(self) -> dict[str, float]:
+        """The breakdown as ``StageEvaluation.detail`` entries."""
+        return {
+            "copy_storage_usd": self.copy_storage_usd,
+            "request_usd": self.request_usd,
+            "read_egress_usd": self.read_egress_usd,
+            "write_egress_usd": self.write_egress_usd,
+            "sync_egress_usd": self.sync_egress_usd,
+        }
+
+
+def data_costs(inp: PlanningInput, option: StageOption, demand: StageDemand) -> DataCosts:
+    """Storage, request and egress cost of every data location of the option, per month."""
+    cat = inp.catalog
+    runs = demand.runs_per_month
+    here = option.region
+    stored = requests = read_egress = write_egress = sync = 0.0
+    for t in data_traffic(inp, option, demand):
+        loc = t.location
+        cls = storage_class(cat, loc.storage)
+        if t.stored_gb > 0:
+            stored += t.stored_gb * storage_usd_per_gb_month(cat, loc.storage, loc.region)
+        gets = t.read_gb * 1000.0 / _BLOCK_MB[t.read_archetype] * runs
+        puts = (t.write_gb + t.fill_gb) * 1000.0 / _BLOCK_MB[t.write_archetype] * runs
+        requests += gets / 1000.0 * cls.usd_per_1k_reads + puts / 1000.0 * cls.usd_per_1k_writes
+        if t.read_gb > 0 and loc.region != here:
+            read_egress += t.read_gb * runs * egress_usd_per_gb(cat, loc.region, here)
+        if t.write_gb > 0 and loc.region != here:
+            write_egress += t.write_gb * runs * egress_usd_per_gb(cat, here, loc.region)
+        if t.sync_gb_month > 0 and loc.home_region is not None:
+            sync += t.sync_gb_month * egress_usd_per_gb(cat, loc.home_region, loc.region)
+    return DataCosts(stored, requests, read_egress, write_egress, sync)
+
+
 def stage_cost(inp: PlanningInput, stage_name: str, option: StageOption) -> CostBreakdown:
     """Monthly cost of running ``stage_name`` with ``option`` (excluding edge egress)."""
     cat = inp.catalog
     stage = inp.pipeline.stage_by_name[stage_name]
     demand = resolve_demand(inp, stage_name)
     compute = replica_usd_per_hour(cat, option) * replica_hours_per_month(inp, option, demand)
-    storage = 0.0
-    network = 0.0
-    reads_per_month = demand.runs_per_month
-    obj = cat.storage_class(StorageKind.OBJECT)
-    block_mb = _BLOCK_MB[demand.archetype]
-    for r in data_reads(inp, option, demand):
-        if r.copy_gb > 0:
-            kind = (
-                StorageKind.CACHE
-                if r.cache_gb > 0 and has_storage(cat, StorageKind.CACHE, option.region)
-                else StorageKind.OBJECT
-            )
-            storage += r.copy_gb * storage_usd_per_gb_month(cat, kind, option.region)
-        ops = (r.local_gb + r.remote_gb) * 1000.0 / block_mb * reads_per_month
-        storage += ops / 1000.0 * obj.usd_per_1k_reads
-        if r.remote_gb > 0 or r.sync_gb_month > 0:
-            rate = egress_usd_per_gb(cat, r.home_region, option.region)
-            network += (r.remote_gb * reads_per_month + r.sync_gb_month) * rate
-    if stage.kind is StageKind.TRAIN:
-        storage += (
-            CHECKPOINTS_KEPT
-            * demand.memory_gib
-            * storage_usd_per_gb_month(cat, StorageKind.OBJECT, option.region)
-        )
+    data = data_costs(inp, option, demand)
+    network = data.network_usd
     if stage.public_endpoint and demand.online:
         gb = demand.requests_per_month * RESPONSE_KB / 1e6
         network += gb * internet_usd_per_gb(cat, option.region)
-    return CostBreakdown(compute_usd=compute, storage_usd=storage, network_usd=network)
+    return CostBreakdown(compute_usd=compute, storage_usd=data.storage_usd, network_usd=network)

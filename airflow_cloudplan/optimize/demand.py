@@ -8,8 +8,9 @@ that no two models disagree about a stage's load or data volumes:
   seconds, peak memory, bytes read, archetype);
 * :func:`online_capacity` turns a scaling policy into replicas at peak and mean replicas
   paid for (the scaling model of docs/models.md §2);
-* :func:`data_reads` splits each read dataset into local, remote, cached and copied GB per
-  run according to the access strategy (docs/models.md §3).
+* :func:`data_traffic` puts the stage's read and written GB on the locations of
+  :mod:`airflow_cloudplan.dataflow` (homes, caches, replicas, partitions, checkpoints)
+  under the access strategy (docs/models.md §3).
 
 Constants below are modelling assumptions; each is named, documented and used once.
 """
@@ -19,15 +20,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from airflow_cloudplan.dataflow.locations import DAYS_PER_MONTH, LocationTraffic, stage_traffic
 from airflow_cloudplan.model.catalog import InstanceType, ServiceTier
 from airflow_cloudplan.model.context import PlanningInput
-from airflow_cloudplan.model.plan import AccessStrategy, ScalingPolicy, StageOption
-from airflow_cloudplan.model.workload import Archetype, ExecutionMode
+from airflow_cloudplan.model.plan import ScalingPolicy, StageOption
+from airflow_cloudplan.model.workload import Archetype, Dataset, ExecutionMode
 
 HOURS_PER_MONTH = 730.0
 """Hours in an average month (8,760 / 12), the billing period of every cost."""
-DAYS_PER_MONTH = 30.4
-"""Days in an average month: runs/month = runs_per_day × 30.4."""
 SERVICE_CV2 = 1.0
 """Squared coefficient of variation of one request's service time (exponential-like)."""
 TARGET_UTILISATION = 0.7
@@ -38,14 +38,6 @@ PREDICTIVE_BURST_PENALTY = 0.25
 """Extra residual per unit of cv² above 1: bursts are what a forecast cannot see."""
 RULE_REACTION_S = 60.0
 """Evaluation period of a threshold rule: headroom = √cv² · step / (step + 60 s)."""
-CACHE_HIT_RATIO = 0.8
-"""Share of reads a regional cache serves (misses go to the dataset's home region)."""
-CACHE_SIZE_FRACTION = 0.25
-"""Share of a dataset a regional cache holds (its working set)."""
-LOCAL_PARTITION_SHARE = 0.8
-"""Share of a dataset partitioned locality places (and reads) in the stage's region."""
-REPLICA_AMORTISATION_MONTHS = 12.0
-"""The one-off copy of a replica or partition is paid over this many months."""
 MEMORY_HEADROOM = 1.25
 """Measured peak memory × 1.25 is what an instance must hold."""
 
@@ -71,6 +63,7 @@ class StageDemand:
     epochs: int
     archetype: Archetype
     read_gb: dict[str, float]
+    write_gb: dict[str, float]
     measured: bool
 
     @property
@@ -126,6 +119,13 @@ def resolve_demand(inp: PlanningInput, stage_name: str) -> StageDemand:
             archetype = profile.archetype
         elif profile.io is not None and profile.io.read_pattern is not None:
             archetype = profile.io.read_pattern
+    write_gb = {
+        n: declared_write_gb(datasets[n], runs_per_day)
+        for n in dict.fromkeys(stage.writes)
+        if n in datasets
+    }
+    if measured and profile is not None and profile.io is not None:
+        write_gb = _measured_split(write_gb, profile.io.bytes_written / 1e9)
     return StageDemand(
         stage=stage_name,
         mode=stage.mode,
@@ -144,8 +144,33 @@ def resolve_demand(inp: PlanningInput, stage_name: str) -> StageDemand:
         epochs=stage.epochs,
         archetype=archetype,
         read_gb=read_gb,
+        write_gb=write_gb,
         measured=measured,
     )
+
+
+def _measured_split(declared: dict[str, float], measured_gb: float) -> dict[str, float]:
+    """A measured per-run GB total shared out like the declared volumes (evenly if all 0)."""
+    if measured_gb <= 0 or not declared:
+        return declared
+    total = sum(declared.values())
+    return {
+        n: measured_gb * (v / total if total > 0 else 1.0 / len(declared))
+        for n, v in declared.items()
+    }
+
+
+def declared_write_gb(dataset: Dataset, runs_per_day: float) -> float:
+    """GB a writer writes to ``dataset`` per run, as declared (docs/models.md §3).
+
+    ``write_gb_per_run`` when given; else a growing dataset gains ``growth_gb_per_day``
+    spread over the writer's runs; else the dataset is rewritten whole every run.
+    """
+    if dataset.write_gb_per_run is not None:
+        return dataset.write_gb_per_run
+    if dataset.growth_gb_per_day > 0:
+        return dataset.growth_gb_per_day / max(runs_per_day, 1e-9)
+    return dataset.size_gb
 
 
 def accelerated(itype: InstanceType, demand: StageDemand) -> bool:
@@ -216,53 +241,11 @@ def online_capacity(
     return OnlineCapacity(at_peak, mean_active, float(lo), h, r_peak)
 
 
-@dataclass(frozen=True)
-class DatasetReads:
-    """How one read dataset reaches a stage under an access strategy, per run.
-
-    ``local_gb``/``remote_gb``/``cache_gb`` are GB read per run (all epochs) from the
-    stage's region, across regions, and from a regional cache. ``copy_gb`` is the size of
-    a copy kept in the stage's region (replica, partition or cache) and ``sync_gb_month``
-    the GB/month that keep it current (amortised first copy + growth).
-    """
-
-    dataset: str
-    home_region: str
-    local_gb: float
-    remote_gb: float
-    cache_gb: float
-    copy_gb: float
-    sync_gb_month: float
-
-
-def data_reads(inp: PlanningInput, option: StageOption, demand: StageDemand) -> list[DatasetReads]:
-    """Per read dataset, where the bytes of one run come from (docs/models.md §3)."""
-    datasets = inp.pipeline.dataset_by_name
-    out: list[DatasetReads] = []
-    for name, gb in demand.read_gb.items():
-        d = datasets[name]
-        per_run = gb * demand.epochs
-        growth = d.growth_gb_per_day * DAYS_PER_MONTH
-        first_copy = d.size_gb / REPLICA_AMORTISATION_MONTHS
-        local = remote = cache = copy = sync = 0.0
-        is_home = d.home_region == option.region
-        if option.access is AccessStrategy.REGIONAL_CACHE:
-            cache = per_run * CACHE_HIT_RATIO
-            if is_home:
-                local = per_run - cache
-            else:
-                remote = per_run - cache
-            copy = d.size_gb * CACHE_SIZE_FRACTION
-        elif is_home or option.access is AccessStrategy.SELECTIVE_REPLICATION:
-            local = per_run
-            if not is_home:
-                copy, sync = d.size_gb, first_copy + growth
-        elif option.access is AccessStrategy.PARTITIONED_LOCALITY:
-            local = per_run * LOCAL_PARTITION_SHARE
-            remote = per_run - local
-            copy = d.size_gb * LOCAL_PARTITION_SHARE
-            sync = (first_copy + growth) * LOCAL_PARTITION_SHARE
-        else:  # direct access to a remote dataset: every epoch crosses regions
-            remote = per_run
-        out.append(DatasetReads(name, d.home_region, local, remote, cache, copy, sync))
-    return out
+def data_traffic(
+    inp: PlanningInput, option: StageOption, demand: StageDemand
+) -> tuple[LocationTraffic, ...]:
+    """The stage's bytes per run on each of its data locations under ``option``."""
+    return stage_traffic(
+        inp, demand.stage, option, read_gb=demand.read_gb, write_gb=demand.write_gb,
+        epochs=demand.epochs, memory_gib=demand.memory_gib, archetype=demand.archetype,
+    )

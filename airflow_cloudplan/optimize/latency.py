@@ -17,9 +17,11 @@ The approximation is validated against the discrete-event simulator in
 utilisations, burstiness and replica counts (worst 6.9%).
 
 Batch and training stages (§5): completion time = start-up (scaling policy) + compute
-(Amdahl on all vCPUs of replicas_max instances, ÷ accelerator speedup) + data transfer
-(per dataset, by archetype: streams × block / (latency + block/throughput), capped by the
-link) under the access strategy's split of local, remote and cached bytes.
+(Amdahl on all vCPUs of replicas_max instances, ÷ accelerator speedup) + reads + writes.
+Reads and writes are timed the same way (by archetype: streams × block / (latency +
+block/throughput), capped by the measured link) on every location of
+:mod:`airflow_cloudplan.dataflow`: reads from each location's region to the stage's,
+writes (outputs, cache fills, checkpoints) from the stage's region to the location's.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from airflow_cloudplan.model.workload import Archetype
 from airflow_cloudplan.optimize.demand import (
     StageDemand,
     accelerated,
-    data_reads,
+    data_traffic,
     online_capacity,
     resolve_demand,
     servers_per_replica,
@@ -233,11 +235,14 @@ def read_seconds(
     streams: int,
     kind: StorageKind = StorageKind.OBJECT,
 ) -> float:
-    """Seconds to read ``gb`` of one archetype from storage in ``src_region``.
+    """Seconds to move ``gb`` of one archetype between storage and compute.
 
-    Aggregate throughput = n × B / (ℓ + B/τ) MB/s, capped by the link (125 MB/s per Gbps),
-    with B the archetype's block, ℓ = first-byte latency + RTT, τ the storage class's
-    per-stream throughput and n the streams (1 for stream_append). ``mixed`` is half
+    A read goes from storage in ``src_region`` to compute in ``dst_region``; a write
+    (multipart upload) the other way, with the same per-request latency and per-stream
+    throughput of the storage class ``kind``. Aggregate throughput
+    = n × B / (ℓ + B/τ) MB/s, capped by the link (125 MB/s per Gbps), with B the
+    archetype's block, ℓ = first-byte latency + RTT, τ the storage class's per-stream
+    throughput and n the streams (1 for stream_append). ``mixed`` is half
     large_sequential, half random_read.
     """
     if gb <= 0:
@@ -274,7 +279,7 @@ def read_seconds(
 def batch_breakdown(
     inp: PlanningInput, option: StageOption, demand: StageDemand
 ) -> dict[str, float]:
-    """Completion time parts (seconds): startup, compute, data."""
+    """Completion time parts (seconds): startup, compute, data (reads), write."""
     cat = inp.catalog
     tier = cat.tier(option.tier)
     itype = cat.instance_type(option.instance_type)
@@ -290,25 +295,20 @@ def batch_breakdown(
             startup += tier.capabilities.scale_step_s
     streams = max(1, min(MAX_READ_STREAMS, math.floor(vcpus)))
     data = 0.0
+    write = 0.0
     here = option.region
-    for r in data_reads(inp, option, demand):
-        arch = demand.archetype
-        data += read_seconds(
-            cat, r.local_gb, arch, src_region=here, dst_region=here, streams=streams
-        )
-        data += read_seconds(
-            cat, r.remote_gb, arch, src_region=r.home_region, dst_region=here, streams=streams
-        )
-        data += read_seconds(
-            cat,
-            r.cache_gb,
-            arch,
-            src_region=here,
-            dst_region=here,
-            streams=streams,
-            kind=StorageKind.CACHE,
-        )
-    return {"startup_s": startup, "compute_s": compute, "data_s": data}
+    for t in data_traffic(inp, option, demand):
+        loc = t.location
+        data += read_seconds(cat, t.read_gb, t.read_archetype, src_region=loc.region,
+                             dst_region=here, streams=streams, kind=loc.storage)
+        write += read_seconds(cat, t.write_gb, t.write_archetype, src_region=here,
+                              dst_region=loc.region, streams=streams, kind=loc.storage)
+    return {"startup_s": startup, "compute_s": compute, "data_s": data, "write_s": write}
+
+
+def run_seconds(parts: dict[str, float]) -> float:
+    """Completion time of a batch run from :func:`batch_breakdown`'s parts."""
+    return parts["startup_s"] + parts["compute_s"] + parts["data_s"] + parts["write_s"]
 
 
 def online_breakdown(
@@ -324,13 +324,18 @@ def online_breakdown(
     delays: list[tuple[float, float]] = []
     remote_share = 0.0
     remote_rtt = 0.0
-    for r in data_reads(inp, option, demand):
-        if r.home_region == option.region:
-            continue
-        total = r.local_gb + r.remote_gb + r.cache_gb
-        share = r.remote_gb / total if total > 0 else 0.0
-        if share > remote_share:
-            remote_share, remote_rtt = share, rtt_ms(cat, r.home_region, option.region)
+    read_by_dataset: dict[str, list[tuple[str, float]]] = {}
+    for t in data_traffic(inp, option, demand):
+        if t.location.dataset is not None and t.read_gb > 0:
+            read_by_dataset.setdefault(t.location.dataset, []).append(
+                (t.location.region, t.read_gb)
+            )
+    for reads in read_by_dataset.values():
+        total = sum(gb for _, gb in reads)
+        for region, gb in reads:
+            share = gb / total if region != option.region else 0.0
+            if share > remote_share:
+                remote_share, remote_rtt = share, rtt_ms(cat, region, option.region)
     if remote_share > 0:
         delays.append((remote_rtt, remote_share))
     cold_share = 0.0
@@ -364,8 +369,7 @@ def stage_latency_ms(inp: PlanningInput, stage_name: str, option: StageOption) -
     demand = resolve_demand(inp, stage_name)
     if demand.online:
         return online_breakdown(inp, option, demand)["p95_ms"]
-    parts = batch_breakdown(inp, option, demand)
-    return 1000.0 * (parts["startup_s"] + parts["compute_s"] + parts["data_s"])
+    return 1000.0 * run_seconds(batch_breakdown(inp, option, demand))
 
 
 __all__ = [
@@ -376,6 +380,7 @@ __all__ = [
     "online_breakdown",
     "read_seconds",
     "rtt_ms",
+    "run_seconds",
     "stage_latency_ms",
     "wait_probability",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from airflow_cloudplan.errors import Problem, SolverError
 from airflow_cloudplan.model.context import PlanningInput
-from airflow_cloudplan.model.plan import EvaluatedPlan, PlanResult, SolverStats
+from airflow_cloudplan.model.plan import EvaluatedPlan, Isolation, PlanResult, SolverStats
 from airflow_cloudplan.model.policy import ObjectiveWeights
 from airflow_cloudplan.optimize.dominance import PruningReport
 from airflow_cloudplan.optimize.milp import SolverName
@@ -92,8 +92,9 @@ def plan(inp: PlanningInput, *, weights: ObjectiveWeights | None = None,
 
     started = time.perf_counter()
     weights = weights or inp.policy.weights
-    candidates = enumerate_options(inp)
-    screened = screen_options(inp, candidates, base_dir=base_dir)
+    candidates = enumerate_options(inp, include_shared=with_baselines)
+    scoped = {k: [o for o in v if o.isolation is Isolation.SCOPED] for k, v in candidates.items()}
+    screened = screen_options(inp, scoped, base_dir=base_dir)
     if screened.empty_stages:
         raise _empty_stage_error(screened.report, screened.empty_stages)
     problem = build_problem(inp, screened.admitted)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from airflow_cloudplan.dataflow.locations import edge_transfer_gb
 from airflow_cloudplan.errors import Problem, SolverError
 from airflow_cloudplan.gates.exposure import exposure_of, identity_reach, stage_sensitivity
 from airflow_cloudplan.model.context import PlanningInput
@@ -34,7 +35,12 @@ from airflow_cloudplan.model.plan import (
     StageEvaluation,
     StageOption,
 )
-from airflow_cloudplan.optimize.cost import egress_usd_per_gb, replica_usd_per_hour, stage_cost
+from airflow_cloudplan.optimize.cost import (
+    data_costs,
+    egress_usd_per_gb,
+    replica_usd_per_hour,
+    stage_cost,
+)
 from airflow_cloudplan.optimize.demand import resolve_demand
 from airflow_cloudplan.optimize.latency import (
     batch_breakdown,
@@ -56,11 +62,16 @@ def stage_class(inp: PlanningInput, stage_name: str) -> str:
 
 
 def edges_of(inp: PlanningInput) -> list[ProblemEdge]:
-    """Data edges with GB per month (source stage's runs) and GB per run."""
+    """Data edges with GB per month (source stage's runs) and GB per run.
+
+    An edge whose data goes through dataset homes (``dataflow.via_storage``) moves
+    nothing directly: the stages' writes and reads already carry its bytes.
+    """
     out: list[ProblemEdge] = []
     for e in inp.pipeline.edges:
         runs = resolve_demand(inp, e.src).runs_per_month
-        out.append(ProblemEdge(e.src, e.dst, e.gb_per_run * runs, e.gb_per_run))
+        gb = edge_transfer_gb(inp.pipeline, e)
+        out.append(ProblemEdge(e.src, e.dst, gb * runs, gb))
     return out
 
 
@@ -146,7 +157,7 @@ def end_to_end_latency_ms(
     finish: dict[str, float] = {}
     preds: dict[str, list[tuple[str, float]]] = {s.name: [] for s in inp.pipeline.stages}
     for e in inp.pipeline.edges:
-        t = e.gb_per_run * edge_transfer_ms_per_gb(
+        t = edge_transfer_gb(inp.pipeline, e) * edge_transfer_ms_per_gb(
             inp.catalog, assignment[e.src].region, assignment[e.dst].region
         )
         preds[e.dst].append((e.src, t))
@@ -163,7 +174,8 @@ def _detail(inp: PlanningInput, stage_name: str, option: StageOption) -> dict[st
         if demand.online
         else batch_breakdown(inp, option, demand)
     )
-    return {**parts, "usd_per_replica_hour": replica_usd_per_hour(inp.catalog, option)}
+    return {**parts, "usd_per_replica_hour": replica_usd_per_hour(inp.catalog, option),
+            **data_costs(inp, option, demand).as_detail()}
 
 
 def evaluate_assignment(

@@ -174,6 +174,7 @@ def check_references(facts: SpecFacts, data: dict[str, Any], smap: SourceMap) ->
             problems.append(smap.problem(("edges", i), f"duplicate edge {src} -> {dst}",
                                          "declare each edge once (sum the GB per run)"))
         seen_edges.setdefault((src, dst), i)
+    problems += _carried(facts, data, smap)
     for i, raw in _items(data, "stages"):
         for key in ("reads", "writes"):
             for j, name in _strings(raw.get(key)):
@@ -190,6 +191,26 @@ def check_references(facts: SpecFacts, data: dict[str, Any], smap: SourceMap) ->
                 problems.append(smap.problem((key, i, "sensitivity"), message,
                                              hint + " (or add the class under "
                                              "policy.governance.classes)"))
+    return problems
+
+
+def _carried(facts: SpecFacts, data: dict[str, Any], smap: SourceMap) -> list[Problem]:
+    """An edge carries only declared datasets its source stage reads or writes."""
+    problems: list[Problem] = []
+    touched = {s.name: {*s.reads, *s.writes} for _, s in facts.stages}
+    for i, raw in _items(data, "edges"):
+        src = raw.get("src")
+        for j, name in _strings(raw.get("carries")):
+            if name not in facts.dataset_names:
+                message, hint = unknown_name("dataset", name, list(facts.dataset_names))
+                problems.append(smap.problem(("edges", i, "carries", j), message, hint))
+            elif isinstance(src, str) and src in touched and name not in touched[src]:
+                problems.append(smap.problem(
+                    ("edges", i, "carries", j),
+                    f"edge {src} -> {raw.get('dst')} carries '{name}', which '{src}' neither "
+                    "reads nor writes",
+                    f"add '{name}' to the reads or writes of stage '{src}', or drop it here",
+                ))
     return problems
 
 
@@ -273,6 +294,36 @@ def rule_text(cls: SensitivityClass) -> str:
     if cls.allowed_jurisdictions is not None:
         parts.append("jurisdictions " + ", ".join(cls.allowed_jurisdictions))
     return " and ".join(parts) or "anywhere"
+
+
+def check_buckets(facts: SpecFacts, smap: SourceMap, catalog: Catalog | None) -> list[Problem]:
+    """Datasets in one S3 bucket share one home region (a bucket lives in one region).
+
+    A region the catalog does not know is reported by the catalog check, not again here.
+    """
+    known = {r.id for r in catalog.regions} if catalog is not None else None
+    problems: list[Problem] = []
+    first: dict[str, tuple[int, Dataset]] = {}
+    for i, d in facts.datasets:
+        uri = d.uri.strip()
+        if not uri.startswith("s3://"):
+            continue
+        bucket = uri[5:].split("/", 1)[0]
+        if bucket not in first:
+            first[bucket] = (i, d)
+            continue
+        j, other = first[bucket]
+        unknown = known is not None and not {d.home_region, other.home_region} <= known
+        if other.home_region != d.home_region and not unknown:
+            problems.append(smap.problem(
+                ("datasets", i, "home_region"),
+                f"dataset '{d.name}' is in bucket '{bucket}' with home region "
+                f"{d.home_region}, but '{other.name}' (datasets[{j}]) in the same bucket has "
+                f"{other.home_region}; an S3 bucket lives in one region",
+                f"use the bucket's region ({other.home_region}) or give '{d.name}' a bucket "
+                f"of its own in {d.home_region}",
+            ))
+    return problems
 
 
 def check_residency(facts: SpecFacts, smap: SourceMap, catalog: Catalog | None) -> list[Problem]:

@@ -33,12 +33,14 @@ from airflow_cloudplan.model.catalog import Frozen
 from airflow_cloudplan.spec.catalog_checks import check_catalog
 from airflow_cloudplan.spec.checks import (
     SpecFacts,
+    check_buckets,
     check_cycles,
     check_names,
     check_references,
     check_residency,
     check_stages,
 )
+from airflow_cloudplan.spec.lineage_checks import check_lineage
 from airflow_cloudplan.spec.messages import validation_problems
 from airflow_cloudplan.spec.shorthand import expand_shorthands
 from airflow_cloudplan.spec.source import SourceMap, read_yaml, sentence
@@ -143,11 +145,15 @@ def parse_spec(
     problems += check_cycles(facts, smap)
     problems += check_stages(facts, smap)
     problems += check_residency(facts, smap, catalog)
+    problems += check_buckets(facts, smap, catalog)
     if catalog is not None:
         problems += check_catalog(facts, catalog, smap)
     if problems or document is None:
         raise _fail(filename, problems)
     pipeline = Pipeline(**{name: getattr(document, name) for name in Pipeline.model_fields})
+    problems = check_lineage(pipeline, document.policy, smap, catalog)
+    if problems:
+        raise _fail(filename, problems)
     digest = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Spec(pipeline=pipeline, policy=document.policy, path=filename, sha256=digest)
 

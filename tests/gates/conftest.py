@@ -18,6 +18,8 @@ from airflow_cloudplan.model import (
     AccessStrategy,
     Catalog,
     Dataset,
+    Declassification,
+    DeclassificationAllowance,
     EgressPrices,
     GovernancePolicy,
     InstancePrice,
@@ -104,8 +106,19 @@ def make_catalog() -> Catalog:
                    storage=storage, egress=egress, network=network)
 
 
+PREPARE_DECLASSIFIES = DeclassificationAllowance.model_validate(
+    {"from": "restricted", "to": "internal", "kinds": ["transform"], "reference": "DPIA-1"}
+)
+"""The allowance under which ``prepare`` pseudonymises customers into internal features."""
+
+
 def make_pipeline(**overrides: Any) -> Pipeline:
-    """Three stages over restricted, internal and public data (EU homes)."""
+    """Three stages over restricted, internal and public data (EU homes).
+
+    ``prepare`` declassifies restricted → internal (pseudonymised features); the
+    ``planning_input`` factory's policy allows it, so by lineage ``train`` and ``serve``
+    handle internal data. Without the allowance they would handle restricted data.
+    """
     datasets = (
         Dataset(name="customers", uri="s3://acme-data/customers/", size_gb=50,
                 home_region="eu-central-1", sensitivity="restricted"),
@@ -118,7 +131,9 @@ def make_pipeline(**overrides: Any) -> Pipeline:
     )
     stages = (
         Stage(name="prepare", kind="transform", reads=("customers", "weather"),
-              writes=("features",)),
+              writes=("features",),
+              declassifies=Declassification.model_validate(
+                  {"from": "restricted", "to": "internal", "justification": "pseudonymised"})),
         Stage(name="train", kind="train", reads=("features",), writes=("model",)),
         Stage(name="serve", kind="serve", mode="online", reads=("model",),
               criticality="critical", public_endpoint=True),
@@ -151,10 +166,15 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def planning_input() -> Callable[..., PlanningInput]:
-    """Factory: ``planning_input(governance=..., observability=..., pipeline=...)``."""
+    """Factory: ``planning_input(governance=..., observability=..., pipeline=...)``.
+
+    A governance policy without declassifications gets ``PREPARE_DECLASSIFIES``.
+    """
 
     def build(pipeline: Pipeline | None = None, **policy: Any) -> PlanningInput:
         gov = policy.pop("governance", GovernancePolicy())
+        if not gov.declassifications:
+            gov = gov.model_copy(update={"declassifications": (PREPARE_DECLASSIFIES,)})
         return PlanningInput(pipeline=pipeline or make_pipeline(),
                              policy=Policy(governance=gov, **policy), catalog=make_catalog())
 

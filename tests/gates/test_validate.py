@@ -43,10 +43,11 @@ def test_override_lower_than_data_and_unknown_class(
     planning_input: Callable[..., PlanningInput],
 ) -> None:
     base = make_pipeline()
-    stages = tuple(
-        s.model_copy(update={"sensitivity": "internal"}) if s.name == "prepare" else s
-        for s in base.stages
-    ) + (Stage(name="audit", kind="monitor", sensitivity="secret"),)
+    stages = (
+        *(s.model_copy(update={"sensitivity": "internal"}) if s.name == "prepare" else s
+          for s in base.stages),
+        Stage(name="audit", kind="monitor", sensitivity="secret"),
+    )
     with pytest.raises(GateError) as err:
         validate_policy(planning_input(pipeline=make_pipeline(stages=stages)))
     text = err.value.render()

@@ -29,8 +29,20 @@ def opt(stage: str, region: str = "r1", **kw: object) -> StageOption:
 def test_static_local_batch_pays_peak_capacity_all_month(tiny_input) -> None:  # type: ignore[no-untyped-def]
     c = stage_cost(tiny_input, "prep", opt("prep"))
     assert c.compute_usd == pytest.approx(0.2 * 730)
-    assert c.network_usd == 0.0
+    # prep reads raw at home (r1) but writes feats to its home r2: the whole 10 GB
+    # dataset (no growth: rewritten each run) crosses r1 → r2 every run.
+    assert c.network_usd == pytest.approx(10 * 30.4 * 0.02)
     assert c.storage_usd == 0.0
+
+
+def test_writes_to_a_remote_home_pay_egress_and_growth_sets_the_volume() -> None:
+    p = small_pipeline()
+    p["datasets"][1]["growth_gb_per_day"] = 2.0  # appends 2 GB a day, one run a day
+    c = stage_cost(make_input(p), "prep", opt("prep"))
+    assert c.network_usd == pytest.approx(2 * 30.4 * 0.02)
+    p["datasets"][1]["write_gb_per_run"] = 0.5  # declared volume wins
+    c = stage_cost(make_input(p), "prep", opt("prep"))
+    assert c.network_usd == pytest.approx(0.5 * 30.4 * 0.02)
 
 
 def test_remote_direct_reads_pay_egress_every_run(tiny_input) -> None:  # type: ignore[no-untyped-def]

@@ -5,12 +5,15 @@ import math
 
 import pytest
 
-from airflow_cloudplan.model import AccessStrategy, ScalingPolicy
+from airflow_cloudplan.model import AccessStrategy, ScalingPolicy, StageOption
 from airflow_cloudplan.model.workload import Archetype
+from airflow_cloudplan.optimize.demand import resolve_demand
 from airflow_cloudplan.optimize.latency import (
+    batch_breakdown,
     edge_transfer_ms_per_gb,
     ggc_response_p95_ms,
     read_seconds,
+    rtt_ms,
     stage_latency_ms,
 )
 
@@ -19,20 +22,27 @@ from .test_cost import opt
 
 def test_batch_completion_hand_value(tiny_input) -> None:  # type: ignore[no-untyped-def]
     # compute: 3600 vCPU·s × (0.1 + 0.9/4); data: 100 GB large-sequential, 4 streams of
-    # 64 MB blocks at 100 MB/s with 50 ms first byte + 1 ms RTT, below the 10 Gbps link.
+    # 64 MB blocks at 100 MB/s with 50 ms first byte + 1 ms RTT, below the 10 Gbps link;
+    # write: feats (10 GB, homed in r2) goes r1 → r2: 4 streams would carry 4 × 64 MB /
+    # (50 ms + RTT + 0.64 s) > 125 MB/s, so the 1 Gbps link (125 MB/s) bounds it.
     compute = 3600 * (0.1 + 0.9 / 4)
     per_stream = 64 / (0.051 + 64 / 100)
     data = 100_000 / (4 * per_stream)
+    cat = tiny_input.catalog
+    rtt = rtt_ms(cat, "r1", "r2") / 1000
+    assert 4 * 64 / (0.05 + rtt + 0.64) > 125
+    write = 10_000 / 125
     got = stage_latency_ms(tiny_input, "prep", opt("prep"))
-    assert got == pytest.approx((compute + data) * 1000)
+    assert got == pytest.approx((compute + data + write) * 1000)
 
 
 def test_remote_direct_read_is_slower_than_local_and_replica(tiny_input) -> None:  # type: ignore[no-untyped-def]
-    remote = stage_latency_ms(tiny_input, "prep", opt("prep", "r2"))
-    local = stage_latency_ms(tiny_input, "prep", opt("prep", "r1"))
-    repl = stage_latency_ms(
-        tiny_input, "prep", opt("prep", "r2", access=AccessStrategy.SELECTIVE_REPLICATION)
-    )
+    def reads_s(o: StageOption) -> float:
+        return batch_breakdown(tiny_input, o, resolve_demand(tiny_input, "prep"))["data_s"]
+
+    remote = reads_s(opt("prep", "r2"))
+    local = reads_s(opt("prep", "r1"))
+    repl = reads_s(opt("prep", "r2", access=AccessStrategy.SELECTIVE_REPLICATION))
     assert remote > local
     assert repl == pytest.approx(local)
 

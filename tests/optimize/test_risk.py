@@ -21,9 +21,9 @@ def test_shared_identity_couples_blast_radius(tiny_input) -> None:  # type: igno
         "train": opt("train", "r2", **shared),
         "serve": opt("serve"),
     }
-    # shared reach = 5 (prep) + 3 (train); serve scoped: exposure (1 identity + 1 public
-    # endpoint) × weight 1, reach 0.
-    assert plan_risk(tiny_input, plan) == pytest.approx(3 * 8 + 3 * 8 + 0)
+    # shared reach = 5 (prep) + 3 (train); train's exposure is its identity (3) plus its
+    # checkpoints of confidential data (3); serve is scoped with reach 0.
+    assert plan_risk(tiny_input, plan) == pytest.approx(3 * 8 + (3 + 3) * 8 + 0)
     scoped = {k: o.model_copy(update={"isolation": Isolation.SCOPED}) for k, o in plan.items()}
     assert plan_risk(tiny_input, scoped) < plan_risk(tiny_input, plan)
 

@@ -16,10 +16,12 @@ def test_problem_fills_every_field(tiny_input) -> None:  # type: ignore[no-untyp
     assert problem.stages == ["prep", "train", "serve"]
     assert problem.deadline_ms == 600 * 60_000
     assert problem.reach == {"prep": 5.0, "train": 3.0, "serve": 0.0}
+    # serve reads no dataset, but the edge train -> serve hands it train's output, which
+    # by lineage carries the confidential feats train was trained on.
     assert problem.sensitivity == {
         "prep": "confidential",
         "train": "confidential",
-        "serve": "unclassified",
+        "serve": "confidential",
     }
     assert problem.forbid_shared_across_classes is True
     assert problem.egress_usd_per_gb[("r1", "r2")] == 0.02

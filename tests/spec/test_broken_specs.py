@@ -140,6 +140,19 @@ CASES: list[tuple[str, str, int, str | None, tuple[str, ...]]] = [
         "writes: [raw]}", "writes: [raw], airflow: {dag_id: d, task_id: t}}").replace(
         "writes: [model]}", "writes: [model], airflow: {dag_id: d, task_id: t}}"), 4,
      "stages[1].airflow", ("already bound",)),
+    ("bucket_in_two_regions", edit("size_gb: 1, home_region: us-east-1",
+                                   "size_gb: 1, home_region: us-west-2"), 9,
+     "datasets[1].home_region", ("bucket 'b'", "an S3 bucket lives in one region")),
+    ("edge_carries_unknown", edit('edges: ["ingest -> train -> serve"]',
+                                  'edges: [{src: ingest, dst: train, carries: [modl]}]'), 6,
+     "edges[0].carries[0]", ("unknown dataset 'modl'",)),
+    ("edge_carries_foreign", edit('edges: ["ingest -> train -> serve"]',
+                                  'edges: [{src: ingest, dst: train, carries: [model]}]'), 6,
+     "edges[0].carries[0]", ("neither reads nor writes",)),
+    ("declassify_unknown_class", edit("writes: [model]}",
+                                      "writes: [model], declassifies: {from: secret, to: "
+                                      "public, justification: x}}"), 4,
+     "stages[1].declassifies", ("unknown class 'secret'",)),
 ]
 
 
