@@ -1,8 +1,12 @@
 """Credentials and settings a stage run needs from Airflow: connection → boto3, config.
 
 ``StageCredentialsHook`` turns an AWS-style Airflow connection (login = access key id,
-password = secret key, extras ``region_name``, ``endpoint_url``, ``aws_session_token``)
-into a boto3 S3 client factory — the stage's *scoped* credentials. The client is built
+password = secret key, extras ``region_name``, ``endpoint_url``, ``aws_session_token``,
+``role_arn``) into a boto3 S3 client factory — the stage's *scoped* credentials. When a
+role is known (the connection's ``role_arn`` extra, else the role the active plan binds
+the task to), the connection's credentials only assume it: the data access then runs as
+the stage's tagged role, which the residency guard-rail recognises (on LocalExecutor this
+is how a task gets its stage identity at all). The client is built
 only when a stage first touches an ``s3://`` URI, so local-only stages never look the
 connection up. A missing ``aws_default`` falls back to boto3's default credential chain
 (instance role, env); a missing *named* per-stage connection is an error, because a stage
@@ -34,9 +38,14 @@ class StageCredentialsHook(BaseHook):
     conn_type = "aws"
     hook_name = "Cloudplan stage credentials"
 
-    def __init__(self, aws_conn_id: str = DEFAULT_AWS_CONN_ID) -> None:
+    def __init__(
+        self, aws_conn_id: str = DEFAULT_AWS_CONN_ID, role_arn: str | None = None,
+        session_name: str = "cloudplan-stage",
+    ) -> None:
         super().__init__()
         self.aws_conn_id = aws_conn_id
+        self.planned_role_arn = role_arn if role_arn and "${" not in role_arn else None
+        self.session_name = session_name[:64]
 
     @cached_property
     def client_kwargs(self) -> dict[str, Any]:
@@ -70,7 +79,29 @@ class StageCredentialsHook(BaseHook):
         endpoint = extra.get("endpoint_url") or (conn.host or None)
         if endpoint:
             kwargs["endpoint_url"] = endpoint
+        if extra.get("role_arn"):
+            kwargs["role_arn"] = extra["role_arn"]
         return kwargs
+
+    @property
+    def role_arn(self) -> str | None:
+        """The role the stage's data access runs as (connection extra, else the plan's)."""
+        return self.client_kwargs.get("role_arn") or self.planned_role_arn
+
+    def _session_kwargs(self) -> dict[str, Any]:
+        """Client arguments after assuming the stage role, when there is one."""
+        import boto3
+
+        kwargs = {k: v for k, v in self.client_kwargs.items() if k != "role_arn"}
+        role = self.role_arn
+        if role is None:
+            return kwargs
+        sts = boto3.client("sts", **kwargs)
+        creds = sts.assume_role(RoleArn=role, RoleSessionName=self.session_name)["Credentials"]
+        keep = {k: v for k, v in kwargs.items() if k in ("region_name", "endpoint_url")}
+        return {**keep, "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"]}
 
     def s3_client_factory(self) -> Callable[[], Any]:
         """A zero-argument factory building the S3 client on first use."""
@@ -78,11 +109,13 @@ class StageCredentialsHook(BaseHook):
         def factory() -> Any:
             import boto3
 
-            return boto3.client("s3", **self.client_kwargs)
+            return boto3.client("s3", **self._session_kwargs())
 
         return factory
 
     def identity(self) -> str:
         """Who the stage acts as, for audit records (no network call)."""
+        if self.role_arn is not None:
+            return f"aws:{self.role_arn}"
         key = self.client_kwargs.get("aws_access_key_id")
         return f"aws:{self.aws_conn_id}:{key}" if key else f"aws:{self.aws_conn_id}:default-chain"

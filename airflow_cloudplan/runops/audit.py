@@ -6,13 +6,17 @@ The spec (``audit/hooks.json``) is plain JSON a reviewer can read and
 * **audit buckets** with S3 Object Lock in COMPLIANCE mode and a default retention; one
   primary bucket plus one per other region that holds audited data, because S3 server
   access logs can only be delivered to a bucket in the source bucket's region;
-* **server access logging** of every bucket holding audited data (datasets and the
-  caches/replicas the plan creates) into the audit bucket of its region;
+* **server access logging** of every general-purpose bucket holding audited data
+  (dataset homes and the replicas, partitions and checkpoints the plan creates) into the
+  audit bucket of its region;
 * a **CloudTrail trail** with advanced event selectors for S3 data events on exactly the
-  audited prefixes, delivering to the primary audit bucket with log-file validation.
+  audited prefixes — and S3 Express data events on the plan's cache directory buckets,
+  which have no server access logs — delivering to the primary audit bucket with
+  log-file validation.
 
-Copies made by a stage's access strategy live at :func:`copy_uri` (the operators' data
-access layer uses the same convention).
+The audited places are the plan's data locations (:mod:`airflow_cloudplan.dataflow`):
+every location whose bytes carry, by lineage, a class that requires audit — including a
+cache in the dataset's own home region, which is a second place the data lives.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_cloudplan.model.plan import AccessStrategy
-from airflow_cloudplan.model.workload import Dataset
 from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json
 from airflow_cloudplan.runops.context import ComposeContext
 
@@ -35,24 +37,6 @@ def split_s3_uri(uri: str) -> tuple[str, str] | None:
         return None
     bucket, _, prefix = uri[5:].partition("/")
     return bucket, prefix
-
-
-def copy_uri(dataset: Dataset, region: str, access: AccessStrategy) -> str | None:
-    """Where a stage's cache or replica of a dataset lives in another region.
-
-    ``s3://<bucket>-cache-<region>/<prefix>`` for a regional cache and
-    ``s3://<bucket>-replica-<region>/<prefix>`` for selective replication; ``None`` when
-    the strategy reads in place or the copy would be in the dataset's home region.
-    """
-    parts = split_s3_uri(dataset.uri)
-    if parts is None or region == dataset.home_region:
-        return None
-    kind = {AccessStrategy.REGIONAL_CACHE: "cache",
-            AccessStrategy.SELECTIVE_REPLICATION: "replica"}.get(access)
-    if kind is None:
-        return None
-    bucket, prefix = parts
-    return f"s3://{bucket}-{kind}-{region}/{prefix}"
 
 
 def _bucket_name(base: str) -> str:
@@ -70,22 +54,32 @@ class _Location:
 
 
 def _audited_locations(ctx: ComposeContext) -> tuple[list[_Location], list[str]]:
+    from airflow_cloudplan.dataflow.lineage import known_classes
+    from airflow_cloudplan.dataflow.locations import stage_locations
+
+    governance = ctx.inp.policy.governance
     locations: dict[tuple[str, str], _Location] = {}
     not_s3: list[str] = []
-    audited = {d.name: d for d in ctx.audited_datasets()}
-    for ds in audited.values():
+    for ds in ctx.audited_datasets():
         parts = split_s3_uri(ds.uri)
         if parts is None:
             not_s3.append(ds.name)
             continue
         locations[parts] = _Location(ds.name, parts[0], parts[1], ds.home_region)
     for p in ctx.placements:
-        for name in sorted(set(p.stage.reads) & set(audited)):
-            uri = copy_uri(audited[name], p.option.region, p.option.access)
-            parts = split_s3_uri(uri) if uri else None
-            if parts is not None:
-                locations[parts] = _Location(name, parts[0], parts[1], p.option.region,
-                                             copy_of=audited[name].uri)
+        for loc in stage_locations(ctx.inp, p.name, p.option):
+            if not loc.held_by_option or loc.uri is None:
+                continue
+            if not any(c.require_audit for c in known_classes(governance, loc.classes)):
+                continue
+            parts = split_s3_uri(loc.uri)
+            if parts is None:
+                continue
+            source = (ctx.inp.pipeline.dataset_by_name[loc.dataset].uri if loc.dataset
+                      else f"checkpoints of {loc.stage}")
+            locations[parts] = _Location(loc.dataset or f"{loc.stage} checkpoints", parts[0],
+                                         parts[1].rstrip("/") + "/" if parts[1] else "",
+                                         loc.region, copy_of=source)
     return sorted(locations.values(), key=lambda loc: (loc.bucket, loc.prefix)), not_s3
 
 
@@ -140,7 +134,10 @@ def audit_spec(ctx: ComposeContext) -> dict[str, Any]:
     )
     primary = store[0] if store else _bucket_name(f"cloudplan-audit-{ctx.pipeline_name}")
     days = ctx.settings.audit_retention_days
-    logging = sorted(_bucket_regions(locations).items())
+    from airflow_cloudplan.dataflow.locations import is_directory_bucket
+
+    logging = sorted((b, r) for b, r in _bucket_regions(locations).items()
+                     if not is_directory_bucket(b))
     bucket_of_region = {primary_region: primary}
     for _, region in logging:
         bucket_of_region.setdefault(region, _bucket_name(f"{primary}-{region}"))
@@ -152,21 +149,30 @@ def audit_spec(ctx: ComposeContext) -> dict[str, Any]:
         for region, name in sorted(bucket_of_region.items(), key=lambda kv: kv[1])
         if region
     ]
-    arns = sorted({f"arn:aws:s3:::{loc.bucket}/{loc.prefix}" for loc in locations})
+    arns = sorted({f"arn:aws:s3:::{loc.bucket}/{loc.prefix}" for loc in locations
+                   if not is_directory_bucket(loc.bucket)})
+    express = sorted({f"arn:aws:s3express:{loc.region}:{ACCOUNT_PLACEHOLDER}:bucket/"
+                      f"{loc.bucket}/" for loc in locations if is_directory_bucket(loc.bucket)})
+    selectors = [
+        {"Name": name, "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": [rtype]},
+            {"Field": "resources.ARN", "StartsWith": values},
+        ]}
+        for name, rtype, values in (
+            ("cloudplan audited datasets: S3 data events", "AWS::S3::Object", arns),
+            ("cloudplan audited caches: S3 Express data events", "AWS::S3Express::Object",
+             express),
+        )
+        if values
+    ]
     trail = None
-    if arns:
+    if selectors:
         trail = {
             "name": _bucket_name(f"cloudplan-{ctx.pipeline_name}-data-events"),
             "home_region": primary_region, "s3_bucket": primary, "s3_key_prefix": "cloudtrail",
             "multi_region": True, "log_file_validation": True,
-            "advanced_event_selectors": [{
-                "Name": "cloudplan audited datasets: S3 data events",
-                "FieldSelectors": [
-                    {"Field": "eventCategory", "Equals": ["Data"]},
-                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
-                    {"Field": "resources.ARN", "StartsWith": arns},
-                ],
-            }],
+            "advanced_event_selectors": selectors,
         }
     return {
         "pipeline": ctx.pipeline_name,

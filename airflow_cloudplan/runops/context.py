@@ -87,20 +87,10 @@ class ComposeContext:
         return frozenset(max(best.values(), key=lambda b: b[0])[1])
 
     def sensitivity_of(self, stage: Stage) -> SensitivityClass | None:
-        """The most sensitive class of the stage's override and the datasets it touches."""
-        governance = self.inp.policy.governance
-        names = [stage.sensitivity] if stage.sensitivity else []
-        for ds in (*stage.reads, *stage.writes):
-            dataset = self.inp.pipeline.dataset_by_name.get(ds)
-            if dataset is not None:
-                names.append(dataset.sensitivity)
-        classes = []
-        for n in names:
-            try:
-                classes.append(governance.sensitivity_class(n))
-            except KeyError:
-                continue
-        return max(classes, key=lambda c: c.rank) if classes else None
+        """The most sensitive class the stage handles, by lineage (see ``dataflow``)."""
+        from airflow_cloudplan.gates.exposure import stage_sensitivity
+
+        return stage_sensitivity(self.inp, stage.name)
 
     def required_signals(self, stage: Stage) -> tuple[frozenset[Signal], float]:
         """Signals the observability policy requires of a stage, and its base trace ratio."""
@@ -145,14 +135,13 @@ class ComposeContext:
         return tuple(out)
 
     def audited_datasets(self) -> tuple[Dataset, ...]:
-        """Datasets whose sensitivity class requires immutable data-plane audit, by name."""
+        """Datasets whose bytes carry (by lineage) a class that requires audit, by name."""
+        from airflow_cloudplan.dataflow.lineage import known_classes, lineage_of
+
         governance = self.inp.policy.governance
-        out = []
-        for ds in self.inp.pipeline.datasets:
-            try:
-                cls = governance.sensitivity_class(ds.sensitivity)
-            except KeyError:
-                continue
-            if cls.require_audit:
-                out.append(ds)
+        lineage = lineage_of(self.inp.pipeline, governance)
+        out = [
+            ds for ds in self.inp.pipeline.datasets
+            if any(c.require_audit for c in known_classes(governance, lineage.dataset(ds.name)))
+        ]
         return tuple(sorted(out, key=lambda d: d.name))

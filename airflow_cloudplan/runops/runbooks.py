@@ -8,6 +8,7 @@ region, roll back the plan) and who owns the stage.
 
 from __future__ import annotations
 
+from airflow_cloudplan.dataflow.locations import via_storage
 from airflow_cloudplan.model.catalog import TierKind
 from airflow_cloudplan.model.plan import AccessStrategy, ScalingPolicy
 from airflow_cloudplan.model.workload import Archetype, ExecutionMode
@@ -54,6 +55,8 @@ def _causes(ctx: ComposeContext, p: StagePlacement, slo: SLOSpec) -> list[str]:
         if edge.dst != p.name:
             continue
         src = ctx.plan.recommendation.assignment.get(edge.src)
+        if via_storage(ctx.inp.pipeline, edge):
+            continue  # its bytes go through dataset homes (the read/write causes above)
         if src is not None and src.region != p.option.region:
             causes.append(f"input from {edge.src} crosses regions ({src.region} → "
                           f"{p.option.region}, {edge.gb_per_run:g} GB per run)")

@@ -17,6 +17,11 @@
    * ``partitioned_locality`` — the stage only sees its locality partition:
      keys live under ``region=<region>/`` of the dataset;
 
+   when the active plan names the copy's location (``data_copies``, from the one
+   placement model of :mod:`airflow_cloudplan.dataflow.locations` that the IAM policies
+   and audit hooks use too), the cache, replica or partition is read and filled *there*
+   (for a partition: the region's partition copy, misses going to the dataset's home);
+
 3. appends one audit record per access and counts bytes, rows and operations, from which
    it classifies the read pattern (the profiler's archetype evidence).
 """
@@ -94,6 +99,14 @@ class AccessPlan:
     cache_root: str | None = None
     cache_ttl_s: float = 3600.0
     replica_root: str | None = None
+    copies: dict[str, str] = field(default_factory=dict)
+
+
+_VIA = {
+    AccessStrategy.REGIONAL_CACHE: "cache",
+    AccessStrategy.SELECTIVE_REPLICATION: "replica",
+    AccessStrategy.PARTITIONED_LOCALITY: "partition",
+}
 
 
 class DataAccess:
@@ -227,11 +240,16 @@ class DataAccess:
         )
 
     def _primary_uri(self, ds: DeclaredDataset, key: str) -> str:
-        if self.plan.strategy is AccessStrategy.PARTITIONED_LOCALITY and self.plan.region:
+        planned = ds.name in self.plan.copies
+        if (self.plan.strategy is AccessStrategy.PARTITIONED_LOCALITY and self.plan.region
+                and not planned):
             return join_uri(join_uri(ds.uri, f"region={self.plan.region}"), key)
         return join_uri(ds.uri, key)
 
     def _copy_root(self, ds: DeclaredDataset) -> tuple[str, str] | None:
+        planned = self.plan.copies.get(ds.name)
+        if planned is not None:
+            return _VIA.get(self.plan.strategy, "copy"), planned
         region = self.plan.region or "local"
         if self.plan.strategy is AccessStrategy.REGIONAL_CACHE and self.plan.cache_root:
             return "cache", join_uri(self.plan.cache_root, f"{region}/{ds.name}")
@@ -254,7 +272,7 @@ class DataAccess:
         copy_uri = join_uri(base, key)
         store = self.stores.for_uri(copy_uri)
         age = store.age_s(copy_uri)
-        fresh = age is not None and (via == "replica" or age <= self.plan.cache_ttl_s)
+        fresh = age is not None and (via != "cache" or age <= self.plan.cache_ttl_s)
         if fresh:
             self.meter.cache_hits += 1
             return store.get(copy_uri), copy_uri, via

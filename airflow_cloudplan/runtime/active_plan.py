@@ -57,6 +57,11 @@ class StageRuntimeSettings(Frozen):
         default=None, description="locality partition (the stage's region) for partitioned access"
     )
     span_attributes: dict[str, str] = Field(default_factory=dict)
+    role_arn: str | None = Field(default=None, description="the role data access runs as")
+    data_copies: dict[str, str] = Field(
+        default_factory=dict,
+        description="dataset -> the plan's cache/replica/partition URI (dataflow.locations)",
+    )
     source: str = Field(default="default", description="'default' or the plan file read")
 
 
@@ -162,7 +167,7 @@ def stage_settings(
         return StageRuntimeSettings()
     option = plan.recommendation.assignment.get(task.stage) if plan else None
     try:
-        return _settings_from(version, plan_cache, dict(task.otel), option)
+        return _settings_from(version, plan_cache, task, option)
     except (ValueError, ValidationError) as exc:
         raise PlanStoreError(
             "the active plan has invalid telemetry settings for a stage",
@@ -173,8 +178,9 @@ def stage_settings(
 
 
 def _settings_from(
-    version: str, plan_cache: Path, otel: dict[str, str], option: StageOption | None
+    version: str, plan_cache: Path, task: AirflowTaskSettings, option: StageOption | None
 ) -> StageRuntimeSettings:
+    otel = dict(task.otel)
     placement: dict[str, str] = {}
     if option is not None:
         placement = {
@@ -197,5 +203,7 @@ def _settings_from(
         span_attributes={
             k.removeprefix("attr."): v for k, v in otel.items() if k.startswith("attr.")
         },
+        role_arn=task.role_arn,
+        data_copies=dict(task.data_copies),
         source=str(plan_cache),
     )

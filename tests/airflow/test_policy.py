@@ -63,7 +63,10 @@ def test_managed_task_is_rewritten_and_others_untouched(
     assert managed.queue == "cp-eu-west-1-vm"
     assert managed.executor == "LocalExecutor"
     assert managed.priority_weight == 7
-    selector = managed.executor_config["pod_override"]["spec"]["nodeSelector"]
+    pod = managed.executor_config["pod_override"]
+    # with the Kubernetes client installed the policy hands Airflow a V1Pod
+    selector = (pod["spec"]["nodeSelector"] if isinstance(pod, dict)
+                else pod.spec.node_selector)
     assert selector["topology.kubernetes.io/region"] == "eu-west-1"
     assert managed.cloudplan_otel == {"cloudplan.region": "eu-west-1"}
     other = dag.get_task("unmanaged")  # type: ignore[attr-defined]

@@ -35,18 +35,44 @@ def test_s3_location_parses_bucket_and_prefix() -> None:
 def test_policy_grants_exactly_declared_actions(
     planning_input: Callable[..., PlanningInput],
 ) -> None:
-    doc = _policies(planning_input())["train"]
+    doc = _policies(planning_input())["train"]  # direct access in eu-central-1
     by_sid = {st["Sid"]: st for st in doc["Statement"]}
-    assert by_sid["ReadDeclaredDatasets"]["Action"] == ["s3:GetObject"]
-    assert by_sid["ReadDeclaredDatasets"]["Resource"] == ["arn:aws:s3:::acme-data/features/*"]
-    assert by_sid["WriteDeclaredDatasets"]["Action"] == ["s3:PutObject"]
-    assert by_sid["WriteDeclaredDatasets"]["Resource"] == [
-        "arn:aws:s3:::acme-data/models/churn/*"
-    ]
-    listing = by_sid["ListDeclaredPrefixes0"]
+    checkpoints = "arn:aws:s3:::cloudplan-churn-eu-central-1/checkpoints/train/*"
+    assert by_sid["ReadData"]["Action"] == ["s3:GetObject"]
+    assert by_sid["ReadData"]["Resource"] == ["arn:aws:s3:::acme-data/features/*", checkpoints]
+    assert by_sid["WriteData"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert by_sid["WriteData"]["Resource"] == [
+        "arn:aws:s3:::acme-data/models/churn/*", checkpoints]
+    listing = by_sid["ListPrefixes0"]
     assert listing["Resource"] == ["arn:aws:s3:::acme-data"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [
         "features/", "features/*", "models/churn/", "models/churn/*"]}}
+    tls = by_sid["DenyInsecureTransport"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+    assert set(tls["Resource"]) >= {"arn:aws:s3:::acme-data", checkpoints}
+
+
+def test_kms_and_cache_sessions_are_granted_from_the_locations(
+    planning_input: Callable[..., PlanningInput],
+) -> None:
+    key = "arn:aws:kms:eu-central-1:111122223333:key/mrk-1234abcd"
+    base = make_pipeline()
+    datasets = tuple(d if d.name != "customers" else d.model_copy(update={"kms_key_arn": key})
+                     for d in base.datasets)
+    inp = planning_input(pipeline=make_pipeline(datasets=datasets))
+    option = next(o for o in all_options(inp)["prepare"]
+                  if o.region == "eu-west-1" and o.access.value == "regional_cache")
+    by_sid = {st["Sid"]: st for st in stage_iam_policy(inp, "prepare", option)["Statement"]}
+    # the cache of customers lives in eu-west-1: the multi-Region key's replica there
+    assert by_sid["DecryptData"]["Resource"] == [
+        key, key.replace("eu-central-1", "eu-west-1")]
+    assert by_sid["EncryptData"]["Resource"] == [key.replace("eu-central-1", "eu-west-1")]
+    sessions = by_sid["CacheSessions"]
+    assert sessions["Condition"] == {"StringEquals": {"s3express:SessionMode": "ReadWrite"}}
+    assert all(r.startswith("arn:aws:s3express:eu-west-1:${account_id}:bucket/")
+               and r.endswith("--x-s3") for r in sessions["Resource"])
+    assert lint_policy(stage_iam_policy(inp, "prepare", option)) == []
 
 
 def test_every_generated_policy_passes_parliament_and_has_no_wildcards(
@@ -55,6 +81,8 @@ def test_every_generated_policy_passes_parliament_and_has_no_wildcards(
     for stage, doc in _policies(planning_input()).items():
         assert lint_policy(doc) == [], stage
         for st in doc["Statement"]:
+            if st["Effect"] == "Deny":
+                continue
             assert all("*" not in a for a in st["Action"])
             for res in st["Resource"]:
                 assert "*" not in res or (res.endswith("/*") and "*" not in res[:-2])
@@ -96,12 +124,17 @@ def test_residency_guardrail_denies_outside_allowed_regions(
         for c in GovernancePolicy().classes
     )
     scp = residency_guardrail(planning_input(governance=GovernancePolicy(classes=classes)))
-    [statement] = scp["Statement"]
+    statement, fail_closed = scp["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Condition"]["StringNotEquals"]["aws:RequestedRegion"] == [
         "eu-central-1", "eu-west-1"]
     assert statement["Condition"]["StringEquals"] == {
-        "aws:PrincipalTag/cloudplan-sensitivity": "restricted"}
+        "aws:PrincipalTag/cloudplan-class-restricted": "true"}
+    # fail-closed: whoever lacks the tag is denied the restricted data itself
+    assert fail_closed["Sid"] == "DenyUntaggedRestrictedData"
+    assert fail_closed["Condition"] == {"StringNotEquals": {
+        "aws:PrincipalTag/cloudplan-class-restricted": "true"}}
+    assert fail_closed["Resource"] == ["arn:aws:s3:::acme-data/customers/*"]
     for service in ("iam:*", "organizations:*", "route53:*", "cloudfront:*", "sts:*",
                     "support:*", "budgets:*"):
         assert service in statement["NotAction"]
@@ -145,6 +178,10 @@ def test_moto_enforces_generated_policy_as_sufficient_and_minimal(
                        ("AWS_DEFAULT_REGION", "us-east-1")):
         monkeypatch.setenv(var, value)
     doc = _policies(planning_input())["train"]
+    # moto treats the Bool operator it lacks as met, so the TLS-only deny would refuse
+    # everything; boto3 always uses TLS, where AWS never applies it
+    doc = {**doc, "Statement": [s for s in doc["Statement"]
+                                if s["Sid"] != "DenyInsecureTransport"]}
 
     @moto.mock_aws
     @set_initial_no_auth_action_count(SETUP_CALLS)

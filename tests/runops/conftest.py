@@ -204,8 +204,8 @@ def golden_input(catalog: Catalog) -> PlanningInput:
 
 @pytest.fixture(scope="session")
 def golden_plan(golden_input: PlanningInput) -> PlanResult:
-    """Serving runs in eu-central-1 through a regional cache (a remote, cached placement)."""
+    """Serving runs in eu-central-1 on replicas of its inputs (a remote, copied placement)."""
     serve = golden_input.pipeline.stage_by_name["serve"]
     remote = hand_option(golden_input, serve, region="eu-central-1").model_dump()
-    remote["access"] = "regional_cache"
+    remote["access"] = "selective_replication"
     return hand_plan(golden_input, {"serve": StageOption.model_validate(remote)})

@@ -11,17 +11,21 @@ def test_settings_follow_placement(golden_plan: PlanResult, golden_input: Planni
     tasks = {t.stage: t for t in settings.tasks}
     pools = {p.name: p for p in settings.pools}
     serve, train = tasks["serve"], tasks["train"]
-    # serve: container tier in eu-central-1, away from the data's (Airflow's) eu-west-1
-    assert serve.queue == "cp-eu-central-1-container"
+    # serve: container tier in eu-central-1, away from the data's (Airflow's) eu-west-1;
+    # its queue is its own identity's (the workers on it run as serve's role)
+    assert serve.queue == "cp-eu-central-1-container-serve"
     assert serve.executor == "CeleryExecutor"
+    assert "cp-eu-central-1-container-serve" in serve.placement
     assert train.executor == "LocalExecutor"
-    assert train.queue == "cp-eu-west-1-vm-gpu"
-    spec = train.executor_config["pod_override"]["spec"]
-    assert spec["nodeSelector"]["topology.kubernetes.io/region"] == "eu-west-1"
-    assert spec["nodeSelector"]["node.kubernetes.io/instance-type"] == (
-        golden_plan.recommendation.assignment["train"].instance_type)
-    assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] >= 1
+    assert train.queue == "cp-eu-west-1-vm-gpu-train"
+    assert "not isolate" in train.placement
+    # only KubernetesExecutor reads pod_override: nothing is emitted for the others
+    assert serve.executor_config == {} and train.executor_config == {}
+    assert serve.role_arn is not None and serve.role_arn.endswith("cp-golden-ml-serve")
+    assert serve.data_copies == {
+        "features": "s3://golden-lake-replica-eu-central-1/features/",
+        "model": "s3://golden-models-replica-eu-central-1/ctr/",
+    }
     # pools: one per stage, slots = replicas_max × tasks per replica; GPUs run one task
     assert pools[train.pool].slots == 1
     assert pools[serve.pool].slots >= golden_plan.recommendation.assignment["serve"].replicas_max
@@ -41,6 +45,30 @@ def test_executor_rule_is_configurable(golden_plan: PlanResult,
         golden_plan, golden_input, settings=RunOpsSettings(executor=rule)).tasks}
     assert tasks["serve"].executor == "KubernetesExecutor"
     assert tasks["train"].executor == "CeleryExecutor"  # now remote from Airflow
+    assert tasks["train"].executor_config == {}
+    spec = tasks["serve"].executor_config["pod_override"]["spec"]
+    serve = golden_plan.recommendation.assignment["serve"]
+    assert spec["nodeSelector"] == {
+        "topology.kubernetes.io/region": "eu-central-1",
+        "topology.k8s.aws/zone-id": serve.zone,  # no zone name mapped: the AZ id label
+        "node.kubernetes.io/instance-type": serve.instance_type,
+    }
+    assert spec["serviceAccountName"] == "cp-golden-ml-serve"
+
+
+def test_gpu_pods_ask_for_the_accelerator_as_a_quantity(
+    golden_plan: PlanResult, golden_input: PlanningInput,
+) -> None:
+    rule = ExecutorRule(by_tier={TierKind.VM: "KubernetesExecutor"})
+    tasks = {t.stage: t for t in airflow_settings(
+        golden_plan, golden_input, settings=RunOpsSettings(executor=rule)).tasks}
+    spec = tasks["train"].executor_config["pod_override"]["spec"]
+    assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    itype = golden_input.catalog.instance_type(
+        golden_plan.recommendation.assignment["train"].instance_type)
+    assert itype.accelerator is not None
+    gpus = spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+    assert gpus == str(itype.accelerator.count)
 
 
 def test_settings_round_trip_as_json(golden_plan: PlanResult,

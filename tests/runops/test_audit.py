@@ -21,10 +21,15 @@ def test_spec_covers_datasets_and_the_plans_cache(
 ) -> None:
     spec = _spec(golden_plan, golden_input)
     uris = {a["uri"] for a in spec["audited"]}
-    # raw and features are confidential (audited); the model is internal (not audited);
-    # serve reads features through a cache in eu-central-1: that copy is audited too
+    # raw and features are confidential (audited); the model is declared internal but is
+    # trained on confidential features, so by lineage it is audited too; serve reads
+    # features and the model through replicas in eu-central-1, and train keeps checkpoints:
+    # every one of those places is audited
     assert uris == {"s3://golden-raw/events/", "s3://golden-lake/features/",
-                    "s3://golden-lake-cache-eu-central-1/features/"}
+                    "s3://golden-models/ctr/",
+                    "s3://golden-lake-replica-eu-central-1/features/",
+                    "s3://golden-models-replica-eu-central-1/ctr/",
+                    "s3://cloudplan-golden-ml-eu-west-1/checkpoints/train/"}
     selector = spec["trail"]["advanced_event_selectors"][0]["FieldSelectors"]
     assert {"Field": "eventCategory", "Equals": ["Data"]} in selector
     arns = next(f["StartsWith"] for f in selector if f["Field"] == "resources.ARN")

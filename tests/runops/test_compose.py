@@ -76,13 +76,15 @@ def test_moving_one_stage_changes_exactly_its_artifacts(
     changed = {p for p in a if a[p] != b[p]}
     runbooks = {p for p in a if p.startswith("runbooks/")}
     expected = (
-        {"otel/sdk/features.yaml", "airflow/settings.json"}
+        # its role now trusts Celery workers (the stage left Airflow's region)
+        {"otel/sdk/features.yaml", "airflow/settings.json", "iam/roles/cp-golden-ml-features.json"}
         # its own runbooks (placement) and those of stages fed by it (cross-region input)
         | {p for p in runbooks if p.split("/")[1] in {"features", "train", "serve", "monitor"}}
     )
     assert changed == expected
-    # untouched by placement: SLO rules and tests, OpenSLO, collector, IAM, audit hooks
-    assert not any(p.startswith(("slo/", "iam/", "audit/", "otel/collector")) for p in changed)
+    # untouched by placement: SLO rules and tests, OpenSLO, collector, data grants, audit
+    assert not any(p.startswith(("slo/", "audit/", "otel/collector")) for p in changed)
+    assert not any(p.startswith("iam/") and "/roles/" not in p for p in changed)
 
 
 def test_moving_a_cached_reader_changes_the_audit_hooks(
