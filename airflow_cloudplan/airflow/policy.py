@@ -105,13 +105,22 @@ def vet_settings(settings: AirflowTaskSettings, executors: set[str],
                 f"([core] executor = {', '.join(sorted(executors))}); executor left unchanged"
             )
     if settings.executor_config:
-        changes["executor_config"] = _executor_config(settings.executor_config)
+        try:
+            changes["executor_config"] = _executor_config(settings.executor_config)
+        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            first = str(exc).splitlines()[0:3]
+            warnings.append(f"{where}: pod_override is not a valid Kubernetes V1Pod "
+                            f"({' '.join(first)}); executor_config left unchanged")
     changes["priority_weight"] = settings.priority_weight
     return changes, warnings
 
 
 def _executor_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Turn a JSON ``pod_override`` into a ``V1Pod`` when the Kubernetes client exists."""
+    """Turn a JSON ``pod_override`` into a ``V1Pod`` when the Kubernetes client exists.
+
+    Raises ``ValueError``/``TypeError`` when the client refuses it (the caller keeps the
+    task's own executor_config and warns: a bad plan never breaks DAG parsing).
+    """
     pod = config.get("pod_override")
     if not isinstance(pod, dict):
         return dict(config)

@@ -29,7 +29,8 @@ def _settings(**overrides: object) -> AirflowSettings:
             "pool": "cp-demo-eu-west-1", "pool_slots": 2, "queue": "cp-eu-west-1-vm",
             "executor": "LocalExecutor", "priority_weight": 7,
             "executor_config": {"pod_override": {"spec": {"nodeSelector": {
-                "topology.kubernetes.io/region": "eu-west-1"}}}},
+                "topology.kubernetes.io/region": "eu-west-1"}, "containers": [
+                    {"name": "base"}]}}},
             "otel": {"cloudplan.region": "eu-west-1"}}
     task.update(overrides)
     return AirflowSettings(
@@ -85,6 +86,19 @@ def test_unknown_executor_and_pool_never_break_parsing(
     assert managed.queue == "cp-eu-west-1-vm"  # safe settings still apply
     text = caplog.text
     assert "NoSuchExecutor" in text and "cp-never-created" in text
+
+
+def test_a_pod_override_the_kubernetes_client_refuses_never_breaks_parsing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("kubernetes")
+    bad = _settings(executor_config={"pod_override": {"spec": {"containers": None,
+                                                               "nodeSelector": {"a": 1}}}})
+    dag = _parse(tmp_path, bad, monkeypatch)
+    managed = dag.get_task("managed")  # type: ignore[attr-defined]
+    assert managed.executor_config == {}  # the task's own config, untouched
+    assert managed.queue == "cp-eu-west-1-vm"  # the other settings still apply
+    assert "not a valid Kubernetes V1Pod" in caplog.text
 
 
 def test_no_active_plan_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
