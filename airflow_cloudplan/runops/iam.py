@@ -7,7 +7,7 @@ exact identity each stage runs as. Imported lazily: the gates pull in policy_sen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_cloudplan.errors import Problem
 from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json
@@ -24,6 +24,7 @@ class IAMEmitter(Emitter):
     """``iam/<stage>.policy.json`` per stage and ``iam/residency-guardrail.json``."""
 
     name = "iam"
+    checks: ClassVar[dict[str, tuple[str, ...]]] = {"iam-policy": ("iam.lint-policy",)}
 
     def build(self, ctx: ComposeContext) -> list[Artifact]:
         """Ask the gates for each stage's policy and the guard-rail."""

@@ -29,7 +29,14 @@ from airflow_cloudplan.model import (
     StageEvaluation,
     StageOption,
 )
-from airflow_cloudplan.model.policy import GovernancePolicy, Policy, SensitivityClass
+from airflow_cloudplan.model.policy import (
+    GovernancePolicy,
+    ObservabilityPolicy,
+    Policy,
+    SensitivityClass,
+    TelemetryBackend,
+    TelemetryDeployment,
+)
 from airflow_cloudplan.model.workload import (
     Archetype,
     ComputeDemand,
@@ -192,13 +199,27 @@ def golden_pipeline() -> Pipeline:
 
 @pytest.fixture(scope="session")
 def golden_input(catalog: Catalog) -> PlanningInput:
+    return golden_planning_input(catalog)
+
+
+def golden_planning_input(catalog: Catalog) -> PlanningInput:
+    """The golden pipeline under a policy with an EU-only confidential class."""
     classes = tuple(
         c if c.name != "confidential" else SensitivityClass(
             name="confidential", rank=2, require_audit=True, allow_public_endpoint=False,
             allowed_jurisdictions=("eu",))
         for c in GovernancePolicy().classes
     )
-    policy = Policy(governance=GovernancePolicy(classes=classes))
+    # Confidential telemetry may only go to the EU backend; the rest goes to the first one.
+    backends = (
+        TelemetryBackend(name="us-otlp", jurisdiction="us", region="us-east-1",
+                         endpoint="${env:US_OTLP_ENDPOINT:-https://otlp.us.example.com:4318}"),
+        TelemetryBackend(name="eu-otlp", jurisdiction="eu", region="eu-west-1",
+                         endpoint="https://otlp.eu.example.com:4318"),
+    )
+    policy = Policy(governance=GovernancePolicy(classes=classes),
+                    observability=ObservabilityPolicy(
+                        telemetry=TelemetryDeployment(backends=backends)))
     return PlanningInput(pipeline=golden_pipeline(), policy=policy, catalog=catalog)
 
 
