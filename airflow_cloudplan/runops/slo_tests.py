@@ -190,7 +190,7 @@ def _expected(ctx: ComposeContext, slo: SLOSpec, severity: str) -> dict[str, Any
     }
 
 
-def _case(ctx: ComposeContext, slo: SLOSpec, sc: Scenario) -> dict[str, Any] | None:
+def promtool_case(ctx: ComposeContext, slo: SLOSpec, sc: Scenario) -> dict[str, Any] | None:
     """One promtool test group; ``None`` when an error ratio would exceed 1."""
     if any(burn * slo.budget >= 1 for _, burn in sc.segments):
         return None
@@ -229,7 +229,7 @@ def promtool_tests(ctx: ComposeContext, p: StagePlacement) -> dict[str, tuple[st
         labels, tests, skipped, _ = files.setdefault(path, ([], [], [], sc.step_s))
         labels.append(sc.label)
         for slo in slos_of(ctx, p):
-            case = _case(ctx, slo, sc)
+            case = promtool_case(ctx, slo, sc)
             if case is None:
                 skipped.append(f"{slo.sli}: {sc.label} (error ratio above 1)")
             else:
