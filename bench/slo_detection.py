@@ -31,14 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from airflow_cloudplan.catalog import load_catalog  # noqa: E402
-from airflow_cloudplan.model import PlanningInput, PlanResult, Policy  # noqa: E402
-from airflow_cloudplan.model.workload import (  # noqa: E402
-    Dataset,
-    Pipeline,
-    Stage,
-    StageKind,
-    StageSLO,
-)
+from airflow_cloudplan.model import PlanningInput, PlanResult  # noqa: E402
 from airflow_cloudplan.report.units import fmt_latency  # noqa: E402
 from airflow_cloudplan.runops import BurnRatePolicy, BurnWindow, RunOpsSettings  # noqa: E402
 from airflow_cloudplan.runops.context import ComposeContext  # noqa: E402
@@ -56,16 +49,10 @@ _FIRED = re.compile(r"alertname: (\S+), time: (\S+),")
 
 
 def _input(target: float) -> tuple[PlanningInput, PlanResult]:
-    from tests.runops.conftest import hand_plan  # the composer's tests' hand-made plan
+    # the composer's tests' one-stage pipeline and hand-made plan
+    from tests.runops.conftest import hand_plan, one_stage_input
 
-    pipeline = Pipeline(
-        name="bench",
-        stages=(Stage(name="ingest", kind=StageKind.INGEST, writes=("raw",),
-                      slo=StageSLO(availability=target)),),
-        datasets=(Dataset(name="raw", uri="s3://bench-raw/x/", size_gb=1,
-                          home_region="us-east-1", sensitivity="internal"),),
-    )
-    inp = PlanningInput(pipeline=pipeline, policy=Policy(), catalog=load_catalog())
+    inp = one_stage_input(load_catalog(), target)
     return inp, hand_plan(inp)
 
 

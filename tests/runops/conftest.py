@@ -159,6 +159,18 @@ def example_input(name: str, catalog: Catalog) -> PlanningInput:
     return load_spec(path, catalog).planning_input(catalog)
 
 
+def one_stage_input(catalog: Catalog, target: float = 0.999) -> PlanningInput:
+    """One batch stage with an availability SLO (the burn-rate tests and benchmark)."""
+    pipeline = Pipeline(
+        name="one",
+        stages=(Stage(name="ingest", kind=StageKind.INGEST, writes=("raw",),
+                      slo=StageSLO(availability=target)),),
+        datasets=(Dataset(name="raw", uri="s3://one-raw/x/", size_gb=1,
+                          home_region="us-east-1", sensitivity="internal"),),
+    )
+    return PlanningInput(pipeline=pipeline, policy=Policy(), catalog=catalog)
+
+
 def golden_pipeline() -> Pipeline:
     """Five stages: confidential ingest, features, GPU training, online serving, monitor."""
     return Pipeline(

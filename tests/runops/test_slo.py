@@ -16,14 +16,7 @@ import pytest
 import yaml
 
 from airflow_cloudplan.errors import ComposeError
-from airflow_cloudplan.model import Catalog, PlanningInput, PlanResult, Policy
-from airflow_cloudplan.model.workload import (
-    Dataset,
-    Pipeline,
-    Stage,
-    StageKind,
-    StageSLO,
-)
+from airflow_cloudplan.model import Catalog, PlanningInput, PlanResult
 from airflow_cloudplan.runops import BurnRatePolicy, BurnWindow, RunOpsSettings, render
 from airflow_cloudplan.runops.base import Artifact
 from airflow_cloudplan.runops.slo import (
@@ -31,7 +24,7 @@ from airflow_cloudplan.runops.slo import (
     le_matcher,
 )
 from airflow_cloudplan.runops.slo_tests import detection_markdown, detection_time_s
-from tests.runops.conftest import REPO, example_input, hand_plan, promtool
+from tests.runops.conftest import REPO, example_input, hand_plan, one_stage_input, promtool
 
 REFERENCE = yaml.safe_load(
     (Path(__file__).parent / "fixtures" / "burn_rate_reference.yaml").read_text())
@@ -186,7 +179,7 @@ def test_recordings_are_sloth_compatible(golden_plan: PlanResult,
 def test_budget_rules_compute_the_remaining_budget(tmp_path: Path, catalog: Catalog) -> None:
     """Half the budget spent over the period reads back as 0.5 remaining."""
     promtool()
-    inp = _one_stage_input(catalog)
+    inp = one_stage_input(catalog)
     settings = RunOpsSettings(burn_rate=BurnRatePolicy(period_days=7))
     _, artifacts = render(hand_plan(inp), inp, settings=settings)
     slo_dir = _write(artifacts, tmp_path)
@@ -213,17 +206,6 @@ def test_budget_rules_compute_the_remaining_budget(tmp_path: Path, catalog: Cata
 # --- detection times, pinned by promtool --------------------------------------------
 
 
-def _one_stage_input(catalog: Catalog, target: float = 0.999) -> PlanningInput:
-    pipeline = Pipeline(
-        name="one",
-        stages=(Stage(name="ingest", kind=StageKind.INGEST, writes=("raw",),
-                      slo=StageSLO(availability=target)),),
-        datasets=(Dataset(name="raw", uri="s3://one-raw/x/", size_gb=1,
-                          home_region="us-east-1", sensitivity="internal"),),
-    )
-    return PlanningInput(pipeline=pipeline, policy=Policy(), catalog=catalog)
-
-
 def test_model_detection_times() -> None:
     """T(b) = min f'·L'/b over conditions with f' < b (30 days, in minutes)."""
     policy = BurnRatePolicy()
@@ -243,7 +225,7 @@ def test_detection_times_hold_in_promtool(period: int, catalog: Catalog,
     model says (within two intervals), at 0.95× it does not (or only through a slower
     pair, when that one predicts), and a 1× burn stays silent for days."""
     promtool()
-    inp = _one_stage_input(catalog)
+    inp = one_stage_input(catalog)
     settings = RunOpsSettings(burn_rate=BurnRatePolicy(period_days=period))
     _, artifacts = render(hand_plan(inp), inp, settings=settings)
     tests = [a for a in artifacts if a.kind == "prometheus-rule-tests"]
@@ -261,7 +243,7 @@ def test_shipped_tests_fail_against_window_shrinking_rules(catalog: Catalog,
     """The old composer kept the factors and shrank the windows (7 days: 14m/1m10s at
     14.4×); the pinned tests reject such rules."""
     promtool()
-    inp = _one_stage_input(catalog)
+    inp = one_stage_input(catalog)
     right = RunOpsSettings(burn_rate=BurnRatePolicy(period_days=7))
     _, expected = render(hand_plan(inp), inp, settings=right)
     shrunk = tuple(
