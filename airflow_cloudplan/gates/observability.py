@@ -7,8 +7,10 @@ signal cannot be instrumented to the required coverage.
 
 ``min_coverage`` (share of stages that must meet their signals) decides where the check
 lives: at 1.0 every stage must meet its signals, so options are pruned one by one (rules
-``obs.signals.<signal>``); below 1.0 the requirement couples stages and is checked per
-plan (``obs.coverage``), while traces for online stages stay a per-option rule.
+``obs.signals.<signal>``); below 1.0 the requirement couples stages: the optimizer holds
+it as the MILP constraint Σ_k Σ_{o covered} x[k,o] ≥ ⌈min_coverage · n⌉ (an option is
+*covered* when :func:`option_covered`), and :func:`check_plan_observability` re-checks a
+finished plan (``obs.coverage``). Traces for online stages stay a per-option rule.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def _tier_signals(inp: PlanningInput, option: StageOption) -> frozenset[Signal]:
         return inp.catalog.tier(option.tier).capabilities.signals
     except KeyError:
         return frozenset()
+
+
+def option_covered(inp: PlanningInput, stage_name: str, option: StageOption) -> bool:
+    """Whether the option's tier emits every signal the stage must emit (coverage counts it)."""
+    return required_signals(inp, stage_name) <= _tier_signals(inp, option)
 
 
 def signals_covered(ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
@@ -87,7 +94,7 @@ def observability_coverage(
         emitted = _tier_signals(inp, option)
         for sig in required:
             per_signal[sig].append(sig in emitted)
-        met_all += required <= emitted
+        met_all += option_covered(inp, k, option)
     for sig in _ORDER:
         flags = per_signal[sig]
         out[sig.value] = 100.0 * sum(flags) / len(flags) if flags else 100.0

@@ -138,6 +138,78 @@ def _default_requirements() -> dict[Criticality, SignalRequirement]:
     }
 
 
+# --- telemetry deployment (issue 15): where the Collector listens and exports ----------
+
+
+class TelemetryBackend(Frozen):
+    """An OTLP/HTTP backend the Collector exports traces and logs to, and where it is.
+
+    ``jurisdiction`` (and ``region``, when a sensitivity class names allowed regions) is
+    where the backend stores data: telemetry of a stage is exported only to a backend its
+    sensitivity class allows. ``endpoint`` is an ``https://`` URL or ``${env:NAME}`` /
+    ``${env:NAME:-https://...}`` resolved by the Collector at start.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="exporter id suffix")
+    endpoint: str
+    jurisdiction: str
+    region: str | None = None
+    signals: frozenset[Signal] = Field(
+        default=frozenset({Signal.TRACES, Signal.LOGS}),
+        description="signals it accepts (metrics stay in the Collector's Prometheus endpoint)",
+    )
+    ca_file: str | None = Field(default=None, description="CA bundle to verify the backend")
+
+    @field_serializer("signals", when_used="json")
+    def _signals_sorted(self, signals: frozenset[Signal]) -> list[Signal]:
+        return sorted(signals)
+
+
+class CollectorTLS(Frozen):
+    """Certificates of the Collector's listeners and of the stages that send to it.
+
+    ``client_ca_file`` makes the OTLP receivers require a client certificate signed by
+    it; the stages' SDKs then present ``client_cert_file``/``client_key_file``.
+    """
+
+    cert_file: str
+    key_file: str
+    ca_file: str | None = Field(
+        default=None, description="CA the stages' SDKs use to verify the Collector")
+    client_ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> CollectorTLS:
+        if self.client_ca_file and not (self.client_cert_file and self.client_key_file):
+            raise ValueError("client_ca_file requires client_cert_file and client_key_file "
+                             "(the certificate the stages present)")
+        if bool(self.client_cert_file) != bool(self.client_key_file):
+            raise ValueError("give client_cert_file and client_key_file together")
+        return self
+
+
+class TelemetryDeployment(Frozen):
+    """How the Collector is deployed: the host it listens on, certificates, backends.
+
+    ``listen_host`` is ``localhost`` by default (an agent next to each stage); any other
+    host (a gateway, ``${env:MY_POD_IP}``) needs ``tls`` with ``client_ca_file``, or
+    anyone who reaches the port could inject telemetry.
+    """
+
+    listen_host: str = "localhost"
+    tls: CollectorTLS | None = None
+    backends: tuple[TelemetryBackend, ...] = ()
+
+    @model_validator(mode="after")
+    def _backend_names_unique(self) -> TelemetryDeployment:
+        names = [b.name for b in self.backends]
+        if len(set(names)) != len(names):
+            raise ValueError("telemetry backend names must be unique")
+        return self
+
+
 class ObservabilityPolicy(Frozen):
     """Observability (C2): required signals per criticality and the coverage threshold."""
 
@@ -149,6 +221,10 @@ class ObservabilityPolicy(Frozen):
     )
     traces_for_online: bool = Field(
         default=True, description="online (latency-sensitive) stages always need traces"
+    )
+    telemetry: TelemetryDeployment = Field(
+        default_factory=TelemetryDeployment,
+        description="where the Collector listens, its certificates and export backends",
     )
 
 

@@ -1,11 +1,12 @@
 """Exact in-stage pruning of dominated options, before the MILP sees them.
 
 Everything that couples stage k to other stages depends on option o only through its
-region (egress cost and transfer time along data edges) and its shared flag (blast radius
-of the shared identity, the shared-across-classes constraint). All other scores — c, l, e
+region (egress cost and transfer time along data edges), its shared flag (blast radius
+of the shared identity, the shared-across-classes constraint) and its covered flag (the
+observability coverage constraint). All other scores — c, l, e
 — enter every objective and every coupling constraint monotonically with non-negative
 coefficients (cost, latency on every path, risk = e × reach or e × Σ shared reach, total
-exposure). Hence, within one (stage, region, shared) group, an option q with
+exposure). Hence, within one (stage, region, shared, covered) group, an option q with
 c[q] ≤ c[o], l[q] ≤ l[o], e[q] ≤ e[o] can replace o in *any* plan without making any
 objective worse or any constraint violated: o can be dropped exactly. Options equal on all
 three are duplicates in objective space; the first one (in input order) is kept.
@@ -87,9 +88,9 @@ def prune_dominated(problem: PlanningProblem) -> tuple[PlanningProblem, PruningR
     for k in problem.stages:
         opts = problem.options[k]
         report = StagePruning(stage=k, before=len(opts), after=0)
-        groups: dict[tuple[str, bool], list[tuple[int, ProblemOption]]] = {}
+        groups: dict[tuple[str, bool, bool], list[tuple[int, ProblemOption]]] = {}
         for i, o in enumerate(opts):
-            groups.setdefault((o.region, o.shared), []).append((i, o))
+            groups.setdefault((o.region, o.shared, o.covered), []).append((i, o))
         keep: list[int] = []
         for group in groups.values():
             keep += _prune_group(group, report)

@@ -16,6 +16,7 @@ Variables
     w[k,j] ≥ 0                     McCormick product E[k]·y[j] (k ≠ j)
     u[c] ∈ [0,1]                   "sensitivity class c uses the shared identity"
     C, L, R                        the three objectives
+    (data) covered[k,o] ∈ {0,1}     option o's tier emits every signal stage k must emit
 
 Constraints
     Σ_o x[k,o] = 1                                     one option per stage
@@ -32,6 +33,8 @@ Constraints
     L ≤ deadline_ms                                     (group "deadline")
     C ≤ budget_usd_month                                (group "budget")
     y[k] ≤ u[class(k)],  Σ_c u[c] ≤ 1                  (group "shared_across_classes")
+    Σ_k Σ_{o covered} x[k,o] ≥ ⌈m · n⌉                  (group "observability_coverage";
+        m = min_coverage, n stages; stated when some admitted option is not covered)
 
 Why the risk linearisation is exact: risk of a shared stage k is e[k]·Σ_{j shared} reach[j]
 = reach[k]·E[k] + Σ_{j≠k} reach[j]·E[k]·y[j]; for binary y[j] the McCormick lower bound
@@ -40,16 +43,27 @@ only ever minimised or bounded from above (every coefficient is ≥ 0), so the s
 always choose w at its bound. L is the longest path for the same reason.
 
 Objective: a·C + b·L + c·R with caller-given (a, b, c) ≥ 0 and optional upper bounds on C,
-L, R (the ε-constraints of ``pareto.py``). Statuses are read from ``sol_status`` — CBC
-stopped by its time limit makes PuLP say "Optimal" in ``status``; we say "not proven".
+L, R (the ε-constraints of ``pareto.py``).
+
+Statuses are claims, so they come from the solver's own stop reason, never from PuLP's
+mapped status (PuLP calls a CBC time-out with an incumbent "Optimal", and HiGHS's
+"unbounded or infeasible" "Infeasible"): CBC's ``Result -`` line in its log (else the
+first line of its solution file), HiGHS's model status and primal solution status.
+``optimal`` and ``infeasible`` are reported only when the solver proved them; a stop
+on a limit is ``feasible_not_proven`` with a solution and ``no_solution`` without one
+(feasibility unknown). See :func:`outcome_status`.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_cloudplan.errors import Problem, SolverError
@@ -59,7 +73,8 @@ if TYPE_CHECKING:
     import pulp
 
 SolverName = Literal["cbc", "highs"]
-CONSTRAINT_GROUPS = ("exposure_budget", "deadline", "budget", "shared_across_classes")
+CONSTRAINT_GROUPS = ("exposure_budget", "deadline", "budget", "shared_across_classes",
+                     "observability_coverage")
 """Coupling constraint groups the MILP holds (and infeasibility explanation relaxes)."""
 
 Choice = dict[str, int]
@@ -239,16 +254,120 @@ def violated_constraints(problem: PlanningProblem, choice: Mapping[str, int],
                    if o.shared and k in problem.sensitivity}
         if len(classes) > 1:
             out.append("shared_across_classes")
+    if sum(o.covered for o in opts.values()) < problem.min_covered:
+        out.append("observability_coverage")
     return out
+
+
+def coverage_binds(problem: PlanningProblem) -> bool:
+    """Whether the coverage rule can exclude anything (some admitted option is uncovered)."""
+    return problem.min_covered > 0 and any(
+        not o.covered for k in problem.stages for o in problem.options[k])
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why the solver stopped, in its own words, and whether it holds a solution.
+
+    ``kind``: ``optimal`` | ``infeasible`` | ``unbounded`` (each a proof by the solver),
+    ``time_limit`` or ``stopped`` (any other limit or interruption: no proof).
+    """
+
+    kind: str
+    has_solution: bool
+    text: str
+
+
+_CBC_RESULT = re.compile(r"^Result - (.+?)\s*$", re.M)
+
+
+def cbc_stop_reason(log: str, status_line: str) -> StopReason:
+    """CBC's own stop reason: its log's ``Result -`` line, else its solution file's header.
+
+    The solution header alone is not enough: a stop on the time limit during
+    preprocessing can leave an "infeasible" header next to a log that says "Stopped on
+    time limit"; the log's verdict wins.
+    """
+    found = _CBC_RESULT.findall(log)
+    header = status_line.strip()
+    if found:
+        verdict = found[-1]
+        solution = ("Objective value:" in log and "No feasible solution found" not in log
+                    and "(no integer solution" not in header)
+        lowered = verdict.lower()
+        if lowered.startswith("optimal solution found"):
+            kind = "optimal"
+        elif ("infeasible" in lowered and "proven" in lowered) or lowered.startswith(
+                "linear relaxation infeasible"):
+            kind, solution = "infeasible", False
+        elif "unbounded" in lowered:
+            kind, solution = "unbounded", False
+        elif lowered.startswith("stopped on time"):
+            kind = "time_limit"
+        else:
+            kind = "stopped"
+        return StopReason(kind, solution, f"CBC: Result - {verdict}")
+    if "Pre-processing says infeasible" in log or "Problem is infeasible" in log:
+        # CBC's presolve proved it before any search (its "or unbounded" cannot apply:
+        # every objective of this model is bounded below by 0).
+        return StopReason("infeasible", False, f"CBC: {header or 'infeasible at presolve'}")
+    first = header.split(" ", 1)[0] if header else ""
+    if first == "Optimal":
+        return StopReason("optimal", True, f"CBC: {header}")
+    if first == "Infeasible" or header.startswith("Integer infeasible"):
+        return StopReason("infeasible", False, f"CBC: {header}")
+    if first == "Unbounded":
+        return StopReason("unbounded", False, f"CBC: {header}")
+    if header.startswith("Stopped on time"):
+        return StopReason("time_limit", "(no integer solution" not in header, f"CBC: {header}")
+    return StopReason("stopped", False, f"CBC: {header or 'no status written'}")
+
+
+def highs_stop_reason(model_status: str, primal_feasible: bool) -> StopReason:
+    """HiGHS's own stop reason from its model status text and primal solution status.
+
+    "Primal infeasible or unbounded" proves infeasibility here: every objective of this
+    model is bounded below by 0, so it cannot be unbounded.
+    """
+    text = f"HiGHS: {model_status}"
+    status = model_status.lower()
+    if status == "optimal":
+        return StopReason("optimal", primal_feasible, text)
+    if "infeasible" in status:
+        return StopReason("infeasible", False, text)
+    if "unbounded" in status:
+        return StopReason("unbounded", False, text)
+    if "time limit" in status:
+        return StopReason("time_limit", primal_feasible, text)
+    return StopReason("stopped", primal_feasible, text)
+
+
+def outcome_status(reason: StopReason) -> str:
+    """The status a solve may claim from the solver's stop reason.
+
+    ``optimal`` and ``infeasible`` only when the solver proved them; a solution without
+    the proof is ``feasible_not_proven``; no solution without a proof is ``no_solution``.
+    An unbounded verdict raises (a model bug: every objective is bounded below).
+    """
+    if reason.kind == "unbounded":
+        raise SolverError("the MILP is unbounded", [Problem(
+            f"a model bug ({reason.text}): every objective is bounded below by 0",
+            hint="report this with the problem that triggered it")])
+    if reason.kind == "optimal" and reason.has_solution:
+        return "optimal"
+    if reason.kind == "infeasible":
+        return "infeasible"
+    return "feasible_not_proven" if reason.has_solution else "no_solution"
 
 
 @dataclass(frozen=True)
 class SolveOutcome:
     """What one MILP solve gave, with an honest status.
 
-    ``status``: ``optimal`` (proven), ``feasible_not_proven`` (a solution, but the time
-    limit stopped the proof), ``infeasible`` (proven), ``no_solution`` (nothing found
-    within the time limit: feasibility unknown).
+    ``status``: ``optimal`` (proven), ``feasible_not_proven`` (a solution, but a limit
+    stopped the proof), ``infeasible`` (proven by the solver), ``no_solution`` (nothing
+    found within the limit: feasibility unknown). ``stop_reason`` is the solver's own
+    words.
     """
 
     status: str
@@ -256,6 +375,7 @@ class SolveOutcome:
     point: ObjectivePoint | None
     milp_point: ObjectivePoint | None
     wall_time_s: float
+    stop_reason: str = ""
 
     @property
     def proven(self) -> bool:
@@ -263,8 +383,24 @@ class SolveOutcome:
         return self.status in ("optimal", "infeasible")
 
 
+@cache
+def _cbc_class() -> Any:
+    """COIN_CMD that keeps the first line of CBC's solution file (its own status words)."""
+    import pulp
+
+    class _RecordingCbc(pulp.COIN_CMD):  # type: ignore[misc]
+        status_line = ""
+
+        def get_status(self, filename: str) -> Any:
+            with open(filename) as f:
+                self.status_line = f.readline()
+            return super().get_status(filename)
+
+    return _RecordingCbc
+
+
 def _make_solver(solver: SolverName, time_limit_s: float, gap_rel: float,
-                 warm_start: bool) -> Any:
+                 warm_start: bool, log_path: str | None = None) -> Any:
     import pulp
 
     if solver == "cbc":
@@ -272,8 +408,9 @@ def _make_solver(solver: SolverName, time_limit_s: float, gap_rel: float,
         # the PULP_CBC_CMD wrapper, not the bundled solver.
         from pulp.apis import coin_api
 
-        return pulp.COIN_CMD(path=coin_api.pulp_cbc_path, msg=False, timeLimit=time_limit_s,
-                             gapRel=gap_rel, gapAbs=0.0, warmStart=warm_start, threads=1)
+        return _cbc_class()(path=coin_api.pulp_cbc_path, msg=False, timeLimit=time_limit_s,
+                            gapRel=gap_rel, gapAbs=0.0, warmStart=warm_start, threads=1,
+                            logPath=log_path)
     if solver == "highs":
         if "HiGHS" not in pulp.listSolvers(onlyAvailable=True):
             raise SolverError("HiGHS was requested but is not available", [Problem(
@@ -284,6 +421,34 @@ def _make_solver(solver: SolverName, time_limit_s: float, gap_rel: float,
                           threads=1)
     raise SolverError(f"unknown solver {solver!r}", [Problem(
         f"unknown solver {solver!r}", path="--solver", hint="use 'cbc' or 'highs'")])
+
+
+def run_solver(lp: Any, solver: SolverName, *, time_limit_s: float, gap_rel: float = 1e-9,
+               warm_start: bool = False) -> StopReason:
+    """Solve a PuLP model and return the solver's own stop reason (see the module doc).
+
+    Raises :class:`SolverError` when the solver itself fails.
+    """
+    import pulp
+
+    fd, log_path = tempfile.mkstemp(prefix="cloudplan-cbc-", suffix=".log")
+    os.close(fd)
+    try:
+        engine = _make_solver(solver, time_limit_s, gap_rel, warm_start,
+                              log_path if solver == "cbc" else None)
+        try:
+            lp.solve(engine)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"the {solver} solver failed", [Problem(
+                str(exc), hint="retry with the other solver (--solver cbc|highs)")]) from exc
+        if solver == "cbc":
+            with open(log_path, errors="replace") as f:
+                return cbc_stop_reason(f.read(), engine.status_line)
+        highs = lp.solverModel
+        status = highs.modelStatusToString(highs.getModelStatus())
+        return highs_stop_reason(status, highs.getInfo().primal_solution_status == 2)
+    finally:
+        os.unlink(log_path)
 
 
 class PlanningModel:
@@ -472,6 +637,11 @@ class PlanningModel:
                                     f"cls_{p.stages.index(k)}")
                 self.lp += (pulp.LpAffineExpression([(v, 1.0) for v in u.values()]) <= 1,
                             "one_shared_class")
+        if coverage_binds(p) and "observability_coverage" not in self.relaxed:
+            self.lp += (pulp.LpAffineExpression(
+                [(self.x[k][o], 1.0) for k in p.stages
+                 for o, opt in enumerate(p.options[k]) if opt.covered]
+            ) >= p.min_covered, "observability_coverage")
 
     # --- facts ----------------------------------------------------------------------
     @property
@@ -517,30 +687,16 @@ class PlanningModel:
             limits = [b for b in (bound, cap) if b is not None]
             var.upBound = (min(limits) - shift) if limits else None
         started = time.perf_counter()
-        try:
-            self.lp.solve(_make_solver(solver, time_limit_s, gap_rel, warm_start))
-        except pulp.PulpSolverError as exc:
-            raise SolverError(f"the {solver} solver failed", [Problem(
-                str(exc), hint="retry with the other solver (--solver cbc|highs)")]) from exc
+        reason = run_solver(self.lp, solver, time_limit_s=time_limit_s, gap_rel=gap_rel,
+                            warm_start=warm_start)
         wall = time.perf_counter() - started
-        return self._outcome(wall, constant)
+        return self.outcome(reason, wall, constant)
 
-    def _outcome(self, wall: float, constant: float) -> SolveOutcome:
-        import pulp
-
-        sol = self.lp.sol_status
-        # CBC's "Integer infeasible" leaves sol_status at "no solution found"; the LP
-        # status is then Infeasible, which is a proof. A time-out is "Not Solved".
-        if sol == pulp.LpSolutionInfeasible or (
-                sol == pulp.LpSolutionNoSolutionFound
-                and self.lp.status == pulp.LpStatusInfeasible):
-            return SolveOutcome("infeasible", None, None, None, wall)
-        if sol == pulp.LpSolutionUnbounded:
-            raise SolverError("the MILP is unbounded", [Problem(
-                "a model bug: every objective is bounded below by 0",
-                hint="report this with the problem that triggered it")])
-        if sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-            return SolveOutcome("no_solution", None, None, None, wall)
+    def outcome(self, reason: StopReason, wall: float, constant: float = 0.0) -> SolveOutcome:
+        """The outcome of the last solve, from the solver's stop reason."""
+        status = outcome_status(reason)
+        if status in ("infeasible", "no_solution"):
+            return SolveOutcome(status, None, None, None, wall, reason.text)
         choice: Choice = {}
         for k, xs in self.x.items():
             values = [v.varValue or 0.0 for v in xs]
@@ -552,5 +708,5 @@ class PlanningModel:
             choice[k] = best
         milp = ObjectivePoint((self.C.varValue or 0.0) + constant, self.L.varValue or 0.0,
                               self.R.varValue or 0.0)
-        status = "optimal" if sol == pulp.LpSolutionOptimal else "feasible_not_proven"
-        return SolveOutcome(status, choice, evaluate_choice(self.problem, choice), milp, wall)
+        return SolveOutcome(status, choice, evaluate_choice(self.problem, choice), milp, wall,
+                            reason.text)

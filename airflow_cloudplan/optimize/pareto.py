@@ -19,7 +19,10 @@ stop still returns a spread-out frontier.
 
 A ``max_points`` / ``total_time_s`` limit stops early: the points found are still proven
 non-dominated, but the frontier is then flagged incomplete. A solve that hit its time
-limit flags its point "not proven" and the frontier incomplete. Nothing is silent.
+limit flags its point "not proven" and the frontier incomplete. A box is closed as empty
+only when the solver *proved* it infeasible; a box whose solve stopped without a plan
+(``no_solution``) is not empty — it is counted in ``Frontier.unresolved_boxes``, named in
+the notes, and the frontier is incomplete. Nothing is silent.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from airflow_cloudplan.optimize.milp import (
     PlanningModel,
     SolveOutcome,
     SolverName,
+    coverage_binds,
     critical_path,
 )
 from airflow_cloudplan.optimize.problem import PlanningProblem
@@ -82,6 +86,8 @@ class Frontier:
     n_variables: int
     n_constraints: int
     notes: list[str] = field(default_factory=list)
+    unresolved_boxes: int = 0
+    """Search boxes whose solve stopped without a plan and without a proof of emptiness."""
 
     @property
     def all_proven(self) -> bool:
@@ -145,6 +151,7 @@ class _Search:
         self.solves = 0
         self.complete = True
         self.notes: list[str] = []
+        self.unresolved: list[tuple[Bounds, SolveOutcome]] = []
         self._answers: list[tuple[Bounds, SolveOutcome]] = []
 
     def _below(self, u: float) -> float | None:
@@ -204,13 +211,12 @@ class _Search:
         return max(self.boxes, key=volume)
 
     def step(self, u: Bounds) -> None:
-        """Solve one box: add its point or close it."""
+        """Solve one box: add its point, close it (proven empty) or set it aside (unknown)."""
         out = self.solve_box(u)
         if out.point is None or out.choice is None:
-            if out.status != "infeasible":
+            if out.status != "infeasible":  # not proven empty: keep it on record
                 self.complete = False
-                self.notes.append(f"a solve found no plan within {self.time_limit_s} s; "
-                                  "part of the frontier may be missing")
+                self.unresolved.append((u, out))
             self.boxes.remove(u)
             return
         if not out.proven:
@@ -300,9 +306,17 @@ def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
             progress(FrontierProgress(len(search.points), len(search.boxes), search.solves,
                                       time.perf_counter() - started))
     if not search.points:
+        reason = search.unresolved[0][1].stop_reason if search.unresolved else ""
         raise SolverError("no plan found within the time limit", [Problem(
-            f"no MILP solve found a plan within {time_limit_s} s (feasibility unknown)",
+            f"no MILP solve found a plan within {time_limit_s} s and none proved that no "
+            f"plan exists (feasibility unknown{'; ' + reason if reason else ''})",
             path="--time-limit", hint="raise the time limit or try --solver highs")])
+    if search.unresolved:
+        reason = search.unresolved[0][1].stop_reason or "no stop reason"
+        search.notes.append(
+            f"{len(search.unresolved)} search box(es) got neither a plan nor a proof of "
+            f"emptiness within {time_limit_s} s ({reason}): the frontier may miss points "
+            "there; raise the time limit")
     if not search.complete and not search.notes:
         search.notes.append("some solves were not proven optimal")
     points = sorted(search.points, key=lambda p: p.point.as_tuple())
@@ -314,7 +328,7 @@ def pareto_frontier(problem: PlanningProblem, *, solver: SolverName = "cbc",
                             "dominated by other points and were removed")
     return Frontier(points, search.complete and all(p.proven for p in points), search.solves,
                     time.perf_counter() - started, model.build_time_s, model.n_variables,
-                    model.n_constraints, search.notes)
+                    model.n_constraints, search.notes, len(search.unresolved))
 
 
 def weighted_point(model: PlanningModel, weights: tuple[float, float, float],
@@ -356,6 +370,8 @@ def active_groups(problem: PlanningProblem) -> list[str]:
         out.append("budget")
     if problem.forbid_shared_across_classes:
         out.append("shared_across_classes")
+    if coverage_binds(problem):
+        out.append("observability_coverage")
     return out
 
 
@@ -367,14 +383,17 @@ def explain_infeasibility(problem: PlanningProblem, *, solver: SolverName = "cbc
     stages that make it bind (e.g. the critical path that cannot meet the deadline).
     """
     groups = active_groups(problem)
+    unknown: list[str] = []
 
-    def feasible(relaxed: frozenset[str]) -> SolveOutcome:
-        return PlanningModel(problem, relaxed=relaxed).solve(solver=solver,
-                                                             time_limit_s=time_limit_s)
+    def feasible(relaxed: frozenset[str]) -> bool:
+        out = PlanningModel(problem, relaxed=relaxed).solve(solver=solver,
+                                                            time_limit_s=time_limit_s)
+        if out.status == "no_solution":
+            unknown.append("{" + ", ".join(sorted(relaxed)) + "}")
+        return out.point is not None
 
     for size in range(1, len(groups) + 1):
-        found = [set(s) for s in combinations(groups, size)
-                 if feasible(frozenset(s)).point is not None]
+        found = [set(s) for s in combinations(groups, size) if feasible(frozenset(s))]
         if found:
             problems = [Problem(
                 "relaxing {" + ", ".join(sorted(s)) + "} restores feasibility",
@@ -382,10 +401,21 @@ def explain_infeasibility(problem: PlanningProblem, *, solver: SolverName = "cbc
                 for s in found]
             for g in sorted(set().union(*found)):
                 problems.append(_group_detail(problem, g, solver, time_limit_s))
-            return problems
+            return problems + _undecided(unknown, time_limit_s)
+    if unknown:
+        return _undecided(unknown, time_limit_s)
     return [Problem("no plan exists even without the coupling constraints "
                     f"({', '.join(CONSTRAINT_GROUPS)})", path="options",
                     hint="a stage's admitted options are inconsistent; see the gate report")]
+
+
+def _undecided(relaxations: list[str], time_limit_s: float) -> list[Problem]:
+    """Relaxations the solver could neither satisfy nor prove infeasible in time."""
+    if not relaxations:
+        return []
+    return [Problem(f"undecided within {time_limit_s} s: whether relaxing "
+                    f"{', '.join(relaxations)} restores feasibility (no plan found, no proof)",
+                    path="--time-limit", hint="raise the time limit for a complete explanation")]
 
 
 def _group_detail(problem: PlanningProblem, group: str, solver: SolverName,
@@ -412,6 +442,15 @@ def _group_detail(problem: PlanningProblem, group: str, solver: SolverName,
         return Problem(f"the cheapest plan costs {best:,.2f} USD/month but the budget is "
                        f"{problem.budget_usd_month:,.2f} (largest: {top})", path="budget",
                        hint="raise the budget or admit cheaper options for those stages")
+    if group == "observability_coverage":
+        coverable = [k for k in problem.stages if any(o.covered for o in problem.options[k])]
+        never = sorted(set(problem.stages) - set(coverable))
+        return Problem(f"at most {len(coverable)} of {len(problem.stages)} stages can meet their "
+                       f"required signals (no admitted option of {', '.join(never) or 'none'} "
+                       f"emits them), and min_coverage needs {problem.min_covered}",
+                       path="observability_coverage",
+                       hint="admit tiers that emit the required signals for those stages or "
+                       "lower policy.observability.min_coverage")
     if group == "exposure_budget":
         least = {k: min(o.exposure for o in problem.options[k]) for k in problem.stages}
         largest = sorted(least.items(), key=lambda kv: -kv[1])[:3]

@@ -18,6 +18,8 @@ Symbols (the same as docs/models.md): for stage k and option o, c[k,o] = cost (U
 l[k,o] = stage latency (ms), e[k,o] = exposure surface (units), shared[k,o] ∈ {0,1},
 reach[k] = blast radius of stage k's own scoped identity (units).
 Risk of stage k = e[k,o] × (reach[k] if scoped else Σ_{j uses shared} reach[j]).
+covered[k,o] ∈ {0,1}: the option's tier emits every signal stage k must emit; with
+``min_coverage`` m < 1 the plan must cover at least ⌈m · n⌉ of its n stages.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class ProblemOption:
     latency_ms: float
     exposure: float
     shared: bool
+    covered: bool = True
 
     @property
     def region(self) -> str:
@@ -64,6 +67,8 @@ class PlanningProblem:
     from the path and bounded by their own SLO only).
     ``forbid_shared_across_classes``: two stages whose ``sensitivity`` classes differ may
     not both use the shared identity (a coupling constraint, so it lives in the MILP).
+    ``min_coverage``: share of stages whose chosen option must be ``covered`` (observability
+    coverage below 100 % couples stages, so it lives in the MILP too; None = no rule).
     """
 
     stages: list[str]
@@ -79,6 +84,16 @@ class PlanningProblem:
     budget_usd_month: float | None = None
     sensitivity: dict[str, str] = field(default_factory=dict)
     forbid_shared_across_classes: bool = False
+    min_coverage: float | None = None
+
+    @property
+    def min_covered(self) -> int:
+        """⌈min_coverage · n⌉: how many stages must be covered (0 without the rule)."""
+        if self.min_coverage is None:
+            return 0
+        import math
+
+        return math.ceil(self.min_coverage * len(self.stages) - 1e-9)
 
     @property
     def n_options(self) -> int:

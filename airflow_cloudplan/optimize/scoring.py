@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from airflow_cloudplan.dataflow.locations import edge_transfer_gb
 from airflow_cloudplan.errors import Problem, SolverError
 from airflow_cloudplan.gates.exposure import exposure_of, identity_reach, stage_sensitivity
+from airflow_cloudplan.gates.observability import option_covered
 from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import (
     EvaluatedPlan,
@@ -109,6 +110,7 @@ def build_problem(
                     latency_ms=latency,
                     exposure=exposure,
                     shared=o.isolation is Isolation.SHARED,
+                    covered=option_covered(inp, k, o),
                 )
             )
         if not scored:
@@ -147,6 +149,7 @@ def build_problem(
         budget_usd_month=inp.pipeline.budget_usd_per_month,
         sensitivity={k: stage_class(inp, k) for k in stages},
         forbid_shared_across_classes=inp.policy.governance.forbid_shared_identity_across_classes,
+        min_coverage=inp.policy.observability.min_coverage,
     )
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 import yaml
 
@@ -25,7 +25,8 @@ class Artifact:
     """One generated file: its path under the artifacts directory and its exact bytes.
 
     ``evidence`` names the governance requirement the file satisfies (e.g.
-    ``iam:train``); ``stage`` the stage it belongs to, if any.
+    ``iam:train``); ``stage`` the stage it belongs to, if any; ``checks`` the checks that
+    ran on it at compose time and passed (set by :meth:`Emitter.run`).
     """
 
     path: str
@@ -33,6 +34,7 @@ class Artifact:
     kind: str
     stage: str | None = None
     evidence: str | None = None
+    checks: tuple[str, ...] = ()
 
 
 def dump_json(data: Any) -> bytes:
@@ -71,9 +73,17 @@ class EmitterResult:
 
 
 class Emitter(ABC):
-    """Base of all emitters (template method: ``run`` = ``build`` then ``check``)."""
+    """Base of all emitters (template method: ``run`` = ``build`` then ``check``).
+
+    ``checks`` names what :meth:`check` verifies, per artifact kind; an emitter that
+    overrides ``check`` without naming its checks records ``<name>.check`` on every
+    artifact. A problem whose ``file`` is an artifact's path fails that artifact; one
+    without a file fails all of the emitter's. Artifacts that passed carry the names of
+    the checks of their kind in :attr:`Artifact.checks`.
+    """
 
     name: str = "emitter"
+    checks: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def run(self, ctx: ComposeContext) -> EmitterResult:
         """Build and check this emitter's artifacts; never raises for expected failures."""
@@ -93,7 +103,15 @@ class Emitter(ABC):
             )
             return result
         result.problems.extend(self.check(ctx, result.artifacts))
+        result.artifacts = [replace(a, checks=self.check_names(a.kind))
+                            for a in result.artifacts if not failed_by(a, result.problems)]
         return result
+
+    def check_names(self, kind: str) -> tuple[str, ...]:
+        """The names of the checks this emitter runs on artifacts of ``kind``."""
+        if self.checks:
+            return self.checks.get(kind, ())
+        return (f"{self.name}.check",) if type(self).check is not Emitter.check else ()
 
     @abstractmethod
     def build(self, ctx: ComposeContext) -> list[Artifact]:
@@ -103,7 +121,13 @@ class Emitter(ABC):
         """Validate generated files (default: nothing to check)."""
         return []
 
-    def problem(self, message: str, hint: str, stage: str | None = None) -> Problem:
-        """A problem located at this emitter (and stage)."""
+    def problem(self, message: str, hint: str, stage: str | None = None,
+                file: str | None = None) -> Problem:
+        """A problem located at this emitter (and stage), and at an artifact if given."""
         where = f"{self.name}.{stage}" if stage else self.name
-        return Problem(message=message, path=where, hint=hint)
+        return Problem(message=message, path=where, hint=hint, file=file)
+
+
+def failed_by(artifact: Artifact, problems: list[Problem]) -> bool:
+    """Whether a problem names the artifact (or names no file at all)."""
+    return any(p.file is None or p.file == artifact.path for p in problems)

@@ -10,10 +10,12 @@ previous bundle (a ``manifest.json``) or is empty.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from airflow_cloudplan.errors import ComposeError, Problem
@@ -21,14 +23,14 @@ from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import PlanResult
 from airflow_cloudplan.runops.airflow_config import AirflowEmitter
 from airflow_cloudplan.runops.audit import AuditEmitter
-from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json
+from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json, failed_by
 from airflow_cloudplan.runops.context import ComposeContext, plan_version_of
 from airflow_cloudplan.runops.iam import IAMEmitter
 from airflow_cloudplan.runops.manifest import MANIFEST_NAME, Manifest, build_manifest
 from airflow_cloudplan.runops.otel import OtelEmitter
-from airflow_cloudplan.runops.runbooks import RunbookEmitter
+from airflow_cloudplan.runops.runbooks import RunbookEmitter, check_runbooks_linked
 from airflow_cloudplan.runops.settings import RunOpsSettings
-from airflow_cloudplan.runops.slo import SLOEmitter
+from airflow_cloudplan.runops.slo import SLOEmitter, check_alerts_backed
 from airflow_cloudplan.runops.slo_tests import SLOTestEmitter
 
 
@@ -36,6 +38,57 @@ def default_emitters() -> list[Emitter]:
     """Every emitter, in the order their files are listed."""
     return [OtelEmitter(), SLOEmitter(), SLOTestEmitter(), AuditEmitter(), IAMEmitter(),
             AirflowEmitter(), RunbookEmitter()]
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A check over the files of several emitters (run after all of them)."""
+
+    name: str
+    kinds: frozenset[str]
+    run: Callable[[list[Artifact]], list[Problem]]
+
+
+def check_settings_link_otel(artifacts: list[Artifact]) -> list[Problem]:
+    """Every task's ``OTEL_CONFIG_FILE`` in the Airflow settings is a file of the bundle."""
+    paths = {a.path for a in artifacts}
+    problems = []
+    for a in artifacts:
+        if a.kind != "airflow-settings":
+            continue
+        for task in json.loads(a.content).get("tasks", []):
+            target = (task.get("otel") or {}).get("OTEL_CONFIG_FILE")
+            if target not in paths:
+                problems.append(Problem(
+                    message=f"task {task.get('task_id')!r} points OTEL_CONFIG_FILE at "
+                    f"{target!r}, which the bundle does not contain", file=a.path,
+                    hint="the Airflow settings and the OTel emitter must name the same files"))
+    return problems
+
+
+CROSS_CHECKS: tuple[CrossCheck, ...] = (
+    CrossCheck("slo.alerts-backed-by-telemetry", frozenset({"prometheus-rules"}),
+               check_alerts_backed),
+    CrossCheck("runbooks.linked-to-alerts", frozenset({"runbook", "prometheus-rules"}),
+               check_runbooks_linked),
+    CrossCheck("airflow.otel-config-exists", frozenset({"airflow-settings"}),
+               check_settings_link_otel),
+)
+"""Checks that read the generated files of several emitters together."""
+
+
+def run_cross_checks(artifacts: list[Artifact]) -> tuple[list[Artifact], list[Problem]]:
+    """Run every cross check; record its name on the artifacts it covered and passed."""
+    problems: list[Problem] = []
+    for check in CROSS_CHECKS:
+        found = check.run(artifacts)
+        problems += found
+        artifacts = [
+            replace(a, checks=(*a.checks, check.name))
+            if a.kind in check.kinds and not failed_by(a, found) else a
+            for a in artifacts
+        ]
+    return artifacts, problems
 
 
 def check_plan_matches(plan: PlanResult, inp: PlanningInput) -> list[Problem]:
@@ -93,6 +146,9 @@ def render(
         result = emitter.run(ctx)
         problems.extend(result.problems)
         artifacts.extend(result.artifacts)
+    if not problems:  # cross checks read every emitter's files; a failed one would cascade
+        artifacts, cross = run_cross_checks(artifacts)
+        problems.extend(cross)
     paths = [a.path for a in artifacts]
     for dup in sorted({p for p in paths if paths.count(p) > 1}):
         problems.append(Problem(message="two emitters wrote the same file", path=dup,

@@ -93,15 +93,16 @@ class ComposeContext:
         return stage_sensitivity(self.inp, stage.name)
 
     def required_signals(self, stage: Stage) -> tuple[frozenset[Signal], float]:
-        """Signals the observability policy requires of a stage, and its base trace ratio."""
+        """Signals the policy requires of a stage (the gate's definition), and its trace ratio."""
+        from airflow_cloudplan.gates.observability import required_signals
+
         obs = self.inp.policy.observability
         req = obs.requirements.get(stage.criticality)
-        signals = set(req.signals) if req else set()
         ratio = req.trace_sampling if req else 0.0
-        if stage.mode == ExecutionMode.ONLINE and obs.traces_for_online:
-            signals.add(Signal.TRACES)
-            ratio = ratio or obs.requirements[Criticality.STANDARD].trace_sampling
-        return frozenset(signals), ratio
+        if stage.mode == ExecutionMode.ONLINE and obs.traces_for_online and not ratio:
+            standard = obs.requirements.get(Criticality.STANDARD)
+            ratio = standard.trace_sampling if standard else 0.0
+        return required_signals(self.inp, stage.name), ratio
 
     @cached_property
     def placements(self) -> tuple[StagePlacement, ...]:

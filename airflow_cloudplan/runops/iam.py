@@ -16,7 +16,7 @@ Imported lazily: the gates pull in policy_sentry.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_cloudplan.errors import Problem
 from airflow_cloudplan.runops.base import Artifact, Emitter, dump_json
@@ -33,6 +33,9 @@ class IAMEmitter(Emitter):
     """Stage policies, roles, service accounts and the residency guard-rail."""
 
     name = "iam"
+    checks: ClassVar[dict[str, tuple[str, ...]]] = {
+        "iam-policy": ("iam.lint-policy",), "iam-role": ("iam.lint-policy",),
+    }
 
     def build(self, ctx: ComposeContext) -> list[Artifact]:
         """Ask the gates for each stage's policy and the guard-rail; compose the roles."""
@@ -101,6 +104,6 @@ class IAMEmitter(Emitter):
                         f"{a.path}: {f.source} {f.severity} {f.issue}: {f.detail} "
                         f"{f.location}".strip(),
                         "the gates must generate lint-clean least-privilege policies",
-                        stage=a.stage,
+                        stage=a.stage, file=a.path,
                     ))
         return problems

@@ -9,13 +9,14 @@ region, roll back the plan) and who owns the stage.
 from __future__ import annotations
 
 from airflow_cloudplan.dataflow.locations import via_storage
+from airflow_cloudplan.errors import Problem
 from airflow_cloudplan.model.catalog import TierKind
 from airflow_cloudplan.model.plan import AccessStrategy, ScalingPolicy
 from airflow_cloudplan.model.workload import Archetype, ExecutionMode
 from airflow_cloudplan.runops.base import Artifact, Emitter
 from airflow_cloudplan.runops.context import ComposeContext, StagePlacement
 from airflow_cloudplan.runops.settings import format_duration
-from airflow_cloudplan.runops.slo import RECORD_PREFIX, SLOSpec, runbook_path, slos_of
+from airflow_cloudplan.runops.slo import RECORD_PREFIX, SLOSpec, go_float, runbook_path, slos_of
 
 _ARCHETYPE_CAUSES = {
     Archetype.LARGE_SEQUENTIAL: "large sequential reads: throughput-bound; a slow or "
@@ -106,12 +107,10 @@ def runbook(ctx: ComposeContext, p: StagePlacement, slo: SLOSpec, severity: str)
     """The Markdown runbook of one alert of one stage."""
     alert = slo.alert_name(severity)
     policy = ctx.settings.burn_rate
-    windows = [
-        f"{format_duration(lg)}/{format_duration(sh)} at {w.factor:g}×"
-        for w, lg, sh in policy.scaled() if w.severity == severity
-    ]
-    sel = f'{{pipeline="{ctx.pipeline_name}",stage="{p.name}",sli="{slo.sli}"}}'
-    short = min(sh for w, _, sh in policy.scaled() if w.severity == severity)
+    windows = [f"{w.long}/{w.short} at {go_float(policy.factor(w))}×"
+               for w in policy.of_severity(severity)]
+    sel = slo.selector
+    short = min(w.short_s for w in policy.of_severity(severity))
     o = p.option
     failover = _failover_regions(ctx, p)
     lines = [
@@ -136,7 +135,9 @@ def runbook(ctx: ComposeContext, p: StagePlacement, slo: SLOSpec, severity: str)
         "## Queries to open",
         "",
         f"- error ratio: `{RECORD_PREFIX}{format_duration(short)}{sel}`",
-        f"- burn rate: `{RECORD_PREFIX}{format_duration(short)}{sel} / {1 - slo.target:.6g}`",
+        f"- burn rate now: `slo:current_burn_rate:ratio{sel}` (1 = the budget lasts "
+        "exactly the period)",
+        f"- budget left this period: `slo:period_error_budget_remaining:ratio{sel}`",
         f"- raw series: `{slo.total}`",
         f"- traces and logs: resource `service.name = \"{ctx.pipeline_name}.{p.name}\"`, "
         f"`cloud.region = \"{o.region}\"`",
@@ -175,9 +176,9 @@ class RunbookEmitter(Emitter):
     def build(self, ctx: ComposeContext) -> list[Artifact]:
         """One runbook per stage and alert."""
         out = []
-        severities = sorted({w.severity for w in ctx.settings.burn_rate.windows})
+        severities = ctx.settings.burn_rate.severities()
         for p in ctx.placements:
-            for slo in slos_of(p, ctx.pipeline_name, ctx.settings.online_latency_target):
+            for slo in slos_of(ctx, p):
                 for severity in severities:
                     out.append(Artifact(
                         path=runbook_path(p.name, slo.alert_name(severity)),
@@ -186,3 +187,35 @@ class RunbookEmitter(Emitter):
                         evidence=f"runbook:{p.name}:{slo.alert_name(severity)}",
                     ))
         return out
+
+
+def check_runbooks_linked(artifacts: list[Artifact]) -> list[Problem]:
+    """Every alert's ``runbook_url`` is a runbook of the bundle, and every runbook has an alert.
+
+    Read from the generated files: a runbook for an alert that was not generated (or an
+    alert whose runbook is missing) is evidence that cannot work.
+    """
+    import yaml
+
+    runbooks = {a.path for a in artifacts if a.kind == "runbook"}
+    linked: set[str] = set()
+    problems = []
+    for a in artifacts:
+        if a.kind != "prometheus-rules":
+            continue
+        for group in (yaml.safe_load(a.content) or {}).get("groups", []):
+            for rule in group.get("rules", []):
+                if "alert" not in rule:
+                    continue
+                url = (rule.get("annotations") or {}).get("runbook_url")
+                if url not in runbooks:
+                    problems.append(Problem(
+                        message=f"alert {rule['alert']} links runbook {url!r}, which the "
+                        "bundle does not contain", file=a.path, path=rule["alert"],
+                        hint="generate a runbook for every alert"))
+                linked.add(str(url))
+    for path in sorted(runbooks - linked):
+        problems.append(Problem(message="runbook documents an alert that no rule file "
+                                "defines", file=path, hint="drop runbooks of alerts that "
+                                "are not generated"))
+    return problems

@@ -44,11 +44,13 @@ def format_duration(seconds: int) -> str:
 
 
 class BurnWindow(Frozen):
-    """One multi-window burn-rate condition: alert when both windows burn above ``factor``.
+    """One multi-window burn-rate condition: alert when both windows burn above the factor.
 
-    ``factor`` is the burn rate (multiples of the error budget's even spend). Windows are
-    written for a 30-day budget and scaled linearly for other periods (the budget share
-    that a window at that factor consumes stays the same).
+    ``factor`` is the burn rate (multiples of the error budget's even spend) *for a 30-day
+    SLO period*, as the Google SRE workbook tabulates it. Windows are fixed; for another
+    period P the factor scales by P/30, so each condition still fires when the same share
+    of the period's budget (``factor × long / 30d``) is spent within its long window
+    (the workbook's rule; Sloth's 28-day catalog: 13.44, 5.6, 2.8, 0.933).
     """
 
     severity: str = Field(pattern=r"^(page|ticket)$")
@@ -62,6 +64,24 @@ class BurnWindow(Frozen):
             raise ValueError(f"short window {self.short} must be shorter than {self.long}")
         return self
 
+    @property
+    def long_s(self) -> int:
+        """The long window in seconds."""
+        return parse_duration(self.long)
+
+    @property
+    def short_s(self) -> int:
+        """The short window in seconds."""
+        return parse_duration(self.short)
+
+    def factor_for(self, period_days: int) -> float:
+        """The burn-rate factor for an SLO period of ``period_days`` (12 significant digits)."""
+        return float(f"{self.factor * period_days / 30:.12g}")
+
+    def budget_share(self) -> float:
+        """Share of the period's error budget this condition lets the long window spend."""
+        return self.factor * self.long_s / (30 * SECONDS["d"])
+
 
 def _sre_workbook_windows() -> tuple[BurnWindow, ...]:
     return (
@@ -73,27 +93,48 @@ def _sre_workbook_windows() -> tuple[BurnWindow, ...]:
 
 
 class BurnRatePolicy(Frozen):
-    """Multi-window, multi-burn-rate alerting (Google SRE workbook, chapter 5)."""
+    """Multi-window, multi-burn-rate alerting (Google SRE workbook, chapter 5).
+
+    ``page_for``/``ticket_for`` add a Prometheus ``for:`` to the alerts; the workbook and
+    Sloth use none (the short window already ends an alert quickly once a burn stops), so
+    the default is none and the detection times in docs/runops.md hold as written.
+    """
 
     period_days: int = Field(default=30, ge=1, le=366)
     windows: tuple[BurnWindow, ...] = Field(default_factory=_sre_workbook_windows, min_length=1)
-    page_for: str = "2m"
-    ticket_for: str = "15m"
+    page_for: str | None = None
+    ticket_for: str | None = None
 
-    def scaled(self) -> tuple[tuple[BurnWindow, int, int], ...]:
-        """Each window with its long and short lengths in seconds for ``period_days``."""
-        scale = self.period_days / 30
-        return tuple(
-            (
-                w,
-                max(60, round(parse_duration(w.long) * scale)),
-                max(60, round(parse_duration(w.short) * scale)),
-            )
-            for w in self.windows
-        )
+    @model_validator(mode="after")
+    def _for_parse(self) -> BurnRatePolicy:
+        for value in (self.page_for, self.ticket_for):
+            if value is not None:
+                parse_duration(value)
+        return self
 
-    def for_of(self, severity: str) -> str:
-        """The ``for:`` of alerts of a severity."""
+    @property
+    def period(self) -> str:
+        """The SLO period as a Prometheus duration (``30d``)."""
+        return f"{self.period_days}d"
+
+    def factor(self, w: BurnWindow) -> float:
+        """The burn-rate factor of ``w`` for this policy's period."""
+        return w.factor_for(self.period_days)
+
+    def severities(self) -> tuple[str, ...]:
+        """The severities the windows use, sorted."""
+        return tuple(sorted({w.severity for w in self.windows}))
+
+    def of_severity(self, severity: str) -> tuple[BurnWindow, ...]:
+        """The windows of one severity, in declaration order."""
+        return tuple(w for w in self.windows if w.severity == severity)
+
+    def window_lengths(self) -> tuple[int, ...]:
+        """Every window length in seconds the rules record, ascending."""
+        return tuple(sorted({s for w in self.windows for s in (w.long_s, w.short_s)}))
+
+    def for_of(self, severity: str) -> str | None:
+        """The ``for:`` of alerts of a severity (None: fire on the first evaluation)."""
         return self.page_for if severity == "page" else self.ticket_for
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from airflow_cloudplan.errors import SolverError
-from airflow_cloudplan.optimize.milp import PlanningModel, violated_constraints
+from airflow_cloudplan.optimize.milp import PlanningModel, StopReason, violated_constraints
 from airflow_cloudplan.optimize.pareto import (
     enumerate_frontier,
     ideal_nadir,
@@ -108,3 +110,121 @@ def test_every_point_satisfies_the_coupling_constraints():
     for fp in frontier.points:
         assert violated_constraints(problem, fp.choice) == []
         assert fp.point.latency <= problem.deadline_ms
+
+
+class _TimingOutModel(PlanningModel):
+    """A real model whose ε-constrained solves all stop on the time limit without a plan.
+
+    A fake solver *result*, so the time-out is forced deterministically: the boxes are
+    feasible (brute force finds points in them), yet no solve answers.
+    """
+
+    def solve(self, *, weights=(1.0, 0.0, 0.0), bounds=(None, None, None), **kwargs):
+        if all(b is None for b in bounds):
+            return super().solve(weights=weights, bounds=bounds, **kwargs)
+        return self.outcome(StopReason("time_limit", False, "CBC: Result - Stopped on time "
+                                       "limit"), wall=0.0)
+
+
+def test_a_box_without_an_answer_is_reported_not_silently_closed():
+    problem = random_problem(11, 4, 5)
+    reference = [p for _, p in enumerate_frontier(problem)]
+    assert len(reference) > 3
+    frontier = pareto_frontier(problem, model=_TimingOutModel(problem), max_points=10_000)
+    # the weighted-sum seeds answered; every ε-box timed out: the frontier says so
+    assert not frontier.complete
+    assert frontier.unresolved_boxes > 0
+    assert any("neither a plan nor a proof of emptiness" in n and "Stopped on time" in n
+               for n in frontier.notes)
+    assert 0 < len(frontier.points) < len(reference)
+
+
+def test_no_answer_at_all_is_not_called_infeasible():
+    class _Silent(PlanningModel):
+        def solve(self, **kwargs):
+            return self.outcome(StopReason("time_limit", False, "HiGHS: Time limit reached"),
+                                wall=0.0)
+
+    problem = random_problem(3, 3, 3)
+    with pytest.raises(SolverError) as err:
+        pareto_frontier(problem, model=_Silent(problem))
+    text = err.value.render()
+    assert "no plan found within the time limit" in text
+    assert "feasibility unknown" in text and "infeasible" not in text.replace(
+        "no plan found", "")
+
+
+def test_unreachable_coverage_is_explained():
+    problem = random_problem(8, 4, 3)
+    last = problem.stages[-1]
+    for k in problem.stages:
+        problem.options[k] = [dataclasses.replace(o, covered=k != last)
+                              for o in problem.options[k]]
+    problem.min_coverage = 1.0
+    with pytest.raises(SolverError) as err:
+        pareto_frontier(problem)
+    text = err.value.render()
+    assert "relaxing {observability_coverage} restores feasibility" in text
+    assert f"at most 3 of 4 stages can meet their required signals (no admitted option of " \
+           f"{last} emits them), and min_coverage needs 4" in text
+
+
+def test_frontier_with_coverage_equals_brute_force():
+    problem = random_problem(12, 4, 5)
+    rng = __import__("random").Random(1)
+    for k in problem.stages:
+        problem.options[k] = [dataclasses.replace(o, covered=rng.random() < 0.5)
+                              for o in problem.options[k]]
+    problem.min_coverage = 0.75
+    reference = [p for _, p in enumerate_frontier(problem)]
+    frontier = pareto_frontier(problem, max_points=10_000)
+    assert frontier.complete
+    _same_sets([p.point for p in frontier.points], reference)
+    for fp in frontier.points:
+        assert sum(problem.options[k][o].covered for k, o in fp.choice.items()) >= 3
+
+
+@pytest.mark.slow
+def test_reduced_signal_catalog_frontier_meets_min_coverage():
+    """The issue's case: aws-eks emits only logs; the regulated example at 0.8 coverage.
+
+    Without the constraint the frontier crowds stages onto aws-eks (cheap, but blind);
+    with it every frontier point covers ⌈0.8 · 7⌉ = 6 stages and passes check_plan.
+    """
+    import math
+    from pathlib import Path
+
+    from airflow_cloudplan.catalog import load_catalog
+    from airflow_cloudplan.gates import check_plan
+    from airflow_cloudplan.gates.observability import observability_coverage
+    from airflow_cloudplan.model import Catalog, Signal
+    from airflow_cloudplan.optimize.planner import plan
+    from airflow_cloudplan.spec import load_spec
+
+    data = load_catalog().model_dump()
+    for tier in data["tiers"]:
+        if tier["id"] == "aws-eks":
+            tier["capabilities"]["signals"] = frozenset({Signal.LOGS})
+    catalog = Catalog.model_validate(data)
+    spec = Path(__file__).resolve().parents[2] / "docs/examples/regulated_pipeline.yaml"
+    inp = load_spec(spec, catalog).planning_input(catalog)
+    obs = inp.policy.observability.model_copy(update={"min_coverage": 0.8})
+    inp = inp.model_copy(update={"policy": inp.policy.model_copy(
+        update={"observability": obs})})
+    need = math.ceil(0.8 * len(inp.pipeline.stages))
+    result = plan(inp, with_baselines=False, max_points=8, total_time_s=120)
+    assert len(result.frontier) >= 2
+    for point in result.frontier:
+        assert observability_coverage(inp, point.assignment)["all"] >= 100 * need / 7 - 1e-9
+        assert [v.rule_id for v in check_plan(inp, point.assignment)
+                if v.rule_id == "obs.coverage"] == []
+    # non-vacuous: dropping the rule lets the cheapest plan go blind
+    from airflow_cloudplan.gates import screen_options
+    from airflow_cloudplan.optimize.candidates import enumerate_options
+    from airflow_cloudplan.optimize.scoring import build_problem
+
+    problem = build_problem(inp, screen_options(inp, enumerate_options(inp)).admitted)
+    problem.min_coverage = None
+    cheapest = PlanningModel(problem).solve(weights=(1, 0, 0))
+    covered = sum(problem.options[k][o].covered for k, o in cheapest.choice.items())
+    assert covered < need

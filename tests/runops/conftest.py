@@ -29,7 +29,14 @@ from airflow_cloudplan.model import (
     StageEvaluation,
     StageOption,
 )
-from airflow_cloudplan.model.policy import GovernancePolicy, Policy, SensitivityClass
+from airflow_cloudplan.model.policy import (
+    GovernancePolicy,
+    ObservabilityPolicy,
+    Policy,
+    SensitivityClass,
+    TelemetryBackend,
+    TelemetryDeployment,
+)
 from airflow_cloudplan.model.workload import (
     Archetype,
     ComputeDemand,
@@ -152,6 +159,18 @@ def example_input(name: str, catalog: Catalog) -> PlanningInput:
     return load_spec(path, catalog).planning_input(catalog)
 
 
+def one_stage_input(catalog: Catalog, target: float = 0.999) -> PlanningInput:
+    """One batch stage with an availability SLO (the burn-rate tests and benchmark)."""
+    pipeline = Pipeline(
+        name="one",
+        stages=(Stage(name="ingest", kind=StageKind.INGEST, writes=("raw",),
+                      slo=StageSLO(availability=target)),),
+        datasets=(Dataset(name="raw", uri="s3://one-raw/x/", size_gb=1,
+                          home_region="us-east-1", sensitivity="internal"),),
+    )
+    return PlanningInput(pipeline=pipeline, policy=Policy(), catalog=catalog)
+
+
 def golden_pipeline() -> Pipeline:
     """Five stages: confidential ingest, features, GPU training, online serving, monitor."""
     return Pipeline(
@@ -192,13 +211,27 @@ def golden_pipeline() -> Pipeline:
 
 @pytest.fixture(scope="session")
 def golden_input(catalog: Catalog) -> PlanningInput:
+    return golden_planning_input(catalog)
+
+
+def golden_planning_input(catalog: Catalog) -> PlanningInput:
+    """The golden pipeline under a policy with an EU-only confidential class."""
     classes = tuple(
         c if c.name != "confidential" else SensitivityClass(
             name="confidential", rank=2, require_audit=True, allow_public_endpoint=False,
             allowed_jurisdictions=("eu",))
         for c in GovernancePolicy().classes
     )
-    policy = Policy(governance=GovernancePolicy(classes=classes))
+    # Confidential telemetry may only go to the EU backend; the rest goes to the first one.
+    backends = (
+        TelemetryBackend(name="us-otlp", jurisdiction="us", region="us-east-1",
+                         endpoint="${env:US_OTLP_ENDPOINT:-https://otlp.us.example.com:4318}"),
+        TelemetryBackend(name="eu-otlp", jurisdiction="eu", region="eu-west-1",
+                         endpoint="https://otlp.eu.example.com:4318"),
+    )
+    policy = Policy(governance=GovernancePolicy(classes=classes),
+                    observability=ObservabilityPolicy(
+                        telemetry=TelemetryDeployment(backends=backends)))
     return PlanningInput(pipeline=golden_pipeline(), policy=policy, catalog=catalog)
 
 

@@ -9,14 +9,29 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+import yaml
 
-from airflow_cloudplan.errors import ComposeError
-from airflow_cloudplan.model import Catalog, PlanningInput, PlanResult, StageOption
-from airflow_cloudplan.runops import compose, plan_version_of, render, verify_manifest
-from airflow_cloudplan.runops.manifest import MANIFEST_NAME, Manifest
+from airflow_cloudplan.errors import ComposeError, Problem
+from airflow_cloudplan.model import Catalog, Pipeline, PlanningInput, PlanResult, StageOption
+from airflow_cloudplan.model.workload import StageSLO
+from airflow_cloudplan.runops import (
+    Artifact,
+    Emitter,
+    RunOpsSettings,
+    compose,
+    default_emitters,
+    plan_version_of,
+    render,
+    verify_manifest,
+)
+from airflow_cloudplan.runops.context import ComposeContext
+from airflow_cloudplan.runops.manifest import MANIFEST_NAME, Manifest, build_manifest
+from airflow_cloudplan.runops.otel import OtelEmitter
 from tests.runops.conftest import EXAMPLES, example_input, hand_plan
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -163,3 +178,118 @@ def test_example_specs_compose_completely(example: str, catalog: Catalog,
     assert manifest.observability_coverage.meets_threshold
     settings = json.loads((tmp_path / "artifacts/airflow/settings.json").read_text())
     assert {t["stage"] for t in settings["tasks"]} == {s.name for s in inp.pipeline.stages}
+    _no_alert_without_a_backing_signal(tmp_path / "artifacts")
+
+
+def _no_alert_without_a_backing_signal(root: Path) -> None:
+    """Read back from the files: every stage with alerts exports metrics to Prometheus."""
+    collector = yaml.safe_load((root / "otel/collector.yaml").read_text())
+    assert "prometheus" in collector["service"]["pipelines"]["metrics"]["exporters"]
+    for rules in root.glob("slo/rules/*.rules.yaml"):
+        alerts = [r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]
+                  if "alert" in r]
+        if not alerts:
+            continue
+        stage = rules.name.split(".")[0]
+        sdk = yaml.safe_load((root / f"otel/sdk/{stage}.yaml").read_text())
+        assert sdk.get("meter_provider", {}).get("readers"), stage
+
+
+def test_best_effort_stage_without_metrics_gets_no_alerts(catalog: Catalog,
+                                                          tmp_path: Path) -> None:
+    """The ml example's monitor stage is best effort: logs only, no SLO stated."""
+    inp = example_input("ml_pipeline", catalog)
+    manifest = compose(hand_plan(inp), inp, tmp_path / "artifacts")
+    files = {e.path for e in manifest.artifacts}
+    assert not any("monitor" in p for p in files if p.startswith(("slo/", "runbooks/")))
+    assert "otel/sdk/monitor.yaml" in files
+    assert "meter_provider" not in (tmp_path / "artifacts/otel/sdk/monitor.yaml").read_text()
+    assert "slo:monitor" not in manifest.evidence_completeness.required
+    assert "logs" in manifest.evidence_completeness.unmonitored["monitor"]
+
+
+def test_a_stated_slo_without_metrics_is_a_compose_error(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    stages = tuple(s.model_copy(update={"slo": StageSLO(availability=0.995)})
+                   if s.name == "monitor" else s for s in golden_input.pipeline.stages)
+    pipeline = Pipeline.model_validate(
+        {**golden_input.pipeline.model_dump(exclude_unset=True), "stages": stages})
+    inp = PlanningInput(pipeline=pipeline, policy=golden_input.policy,
+                        catalog=golden_input.catalog)
+    with pytest.raises(ComposeError) as info:
+        render(golden_plan, inp)
+    text = info.value.render()
+    assert ("slo.monitor: stage 'monitor' states an SLO (availability) but its telemetry "
+            "exports no metrics signal (the observability policy requires only logs for "
+            "best_effort stages)") in text
+    assert "cloudplan_stage_runs_total could never fire" in text
+    assert "add metrics to policy.observability.requirements.best_effort.signals" in text
+
+
+class _NoMetricsForServe(OtelEmitter):
+    """An OTel emitter whose serve config lost its meter provider (a broken template)."""
+
+    def build(self, ctx: ComposeContext) -> list[Artifact]:
+        out = []
+        for a in super().build(ctx):
+            if a.path != "otel/sdk/serve.yaml":
+                out.append(a)
+                continue
+            doc = yaml.safe_load(a.content)
+            doc.pop("meter_provider")
+            out.append(replace(a, content=yaml.safe_dump(doc).encode()))
+        return out
+
+
+def test_an_alert_on_a_series_the_config_does_not_export_is_caught(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    emitters = [_NoMetricsForServe() if isinstance(e, OtelEmitter) else e
+                for e in default_emitters()]
+    with pytest.raises(ComposeError) as info:
+        render(golden_plan, golden_input, emitters=emitters)
+    text = info.value.render()
+    assert "slo/rules/serve.rules.yaml: CloudplanAvailabilityBudgetBurnPage: stage 'serve': " \
+           "reads cloudplan_requests_total (instrument cloudplan.requests) but " \
+           "otel/sdk/serve.yaml configures no metrics exporter (missing signal: metrics)" in text
+    assert "stage 'ingest'" not in text
+
+
+class _HalfBroken(Emitter):
+    name = "half"
+    checks: ClassVar[dict[str, tuple[str, ...]]] = {"x": ("half.content-ok",)}
+
+    def build(self, ctx: ComposeContext) -> list[Artifact]:
+        return [Artifact(path="x/good.txt", content=b"ok", kind="x", evidence="x:good"),
+                Artifact(path="x/bad.txt", content=b"no", kind="x", evidence="x:bad")]
+
+    def check(self, ctx: ComposeContext, artifacts: list[Artifact]) -> list[Problem]:
+        return [self.problem("bad content", "fix it", file=a.path)
+                for a in artifacts if a.content != b"ok"]
+
+
+def test_evidence_counts_only_artifacts_whose_checks_passed(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    ctx = ComposeContext(golden_plan, golden_input, "v", RunOpsSettings())
+    result = _HalfBroken().run(ctx)
+    assert [a.path for a in result.artifacts] == ["x/good.txt"]
+    assert result.artifacts[0].checks == ("half.content-ok",)
+    assert [p.file for p in result.problems] == ["x/bad.txt"]
+    manifest = build_manifest(ctx, result.artifacts)
+    assert "x:bad" not in manifest.evidence_completeness.generated
+
+
+def test_manifest_lists_the_checks_each_artifact_passed(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    manifest, _ = render(golden_plan, golden_input)
+    checks = {e.path: e.checks for e in manifest.artifacts}
+    assert "slo.alerts-backed-by-telemetry" in checks["slo/rules/serve.rules.yaml"]
+    assert "runbooks.linked-to-alerts" in checks[
+        "runbooks/serve/CloudplanAvailabilityBudgetBurnPage.md"]
+    assert "otel.collector-consistent-and-closed" in checks["otel/collector.yaml"]
+    assert checks["iam/serve.policy.json"] == ("iam.lint-policy",)
+    assert checks["audit/hooks.json"] == ()
+    assert manifest.evidence_completeness.unchecked == ("audit:hooks", "iam:residency")

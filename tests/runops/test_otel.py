@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from airflow_cloudplan.errors import ComposeError
 from airflow_cloudplan.model import Pipeline, PlanningInput, PlanResult
+from airflow_cloudplan.model.policy import CollectorTLS, TelemetryBackend
 from airflow_cloudplan.runops import check_collector_config, render
 from airflow_cloudplan.runops.context import ComposeContext
-from airflow_cloudplan.runops.otel import collector_config
+from airflow_cloudplan.runops.otel import collector_config, endpoint_problems, telemetry_routes
 from airflow_cloudplan.runops.settings import RunOpsSettings
 
 
@@ -136,3 +139,183 @@ def test_collector_check_reports_every_inconsistency() -> None:
     assert any("no exporters" in r for r in rendered)
     assert any("undeclared extension 'pprof'" in r for r in rendered)
     assert any("'unused_proc' is unused" in r for r in rendered)
+
+
+# --- the Collector is closed by default; telemetry stays where its class allows --------
+
+
+def _with_telemetry(inp: PlanningInput, **telemetry: Any) -> PlanningInput:
+    obs = inp.policy.observability
+    deployment = obs.telemetry.model_copy(update=telemetry)
+    policy = inp.policy.model_copy(update={"observability": obs.model_copy(
+        update={"telemetry": deployment})})
+    return PlanningInput(pipeline=inp.pipeline, policy=policy, catalog=inp.catalog)
+
+
+def _collector(plan: PlanResult, inp: PlanningInput) -> dict[str, Any]:
+    _, artifacts = render(plan, inp, plan_version="v")
+    return yaml.safe_load(next(a for a in artifacts if a.path == "otel/collector.yaml").content)
+
+
+def _endpoints(config: dict[str, Any]) -> list[str]:
+    out = [p["endpoint"] for p in config["receivers"]["otlp"]["protocols"].values()]
+    out.append(config["exporters"]["prometheus"]["endpoint"])
+    out.append(config["extensions"]["health_check"]["endpoint"])
+    return out
+
+
+def test_collector_listens_on_localhost_by_default(golden_plan: PlanResult,
+                                                   golden_input: PlanningInput) -> None:
+    config = _collector(golden_plan, golden_input)
+    assert _endpoints(config) == ["localhost:4317", "localhost:4318", "localhost:8889",
+                                  "localhost:13133"]
+    assert "0.0.0.0" not in yaml.safe_dump(config)
+
+
+def test_an_open_listener_needs_tls_and_client_certificates(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    open_inp = _with_telemetry(golden_input, listen_host="0.0.0.0")
+    with pytest.raises(ComposeError) as info:
+        render(golden_plan, open_inp)
+    text = info.value.render()
+    assert "receivers.otlp.protocols.grpc: listens on 0.0.0.0:4317 without TLS" in text
+    assert "inject telemetry" in text and "outcome=\"failure\"" in text
+    server_only = _with_telemetry(golden_input, listen_host="${env:MY_POD_IP}", tls=CollectorTLS(
+        cert_file="/tls/c.crt", key_file="/tls/c.key"))
+    with pytest.raises(ComposeError, match="from any client"):
+        render(golden_plan, server_only)
+    mutual = _with_telemetry(golden_input, listen_host="${env:MY_POD_IP}", tls=CollectorTLS(
+        cert_file="/tls/c.crt", key_file="/tls/c.key", ca_file="/tls/ca.crt",
+        client_ca_file="/tls/clients.crt", client_cert_file="/tls/s.crt",
+        client_key_file="/tls/s.key"))
+    config = _collector(golden_plan, mutual)
+    grpc = config["receivers"]["otlp"]["protocols"]["grpc"]
+    assert grpc == {"endpoint": "${env:MY_POD_IP}:4317", "tls": {
+        "cert_file": "/tls/c.crt", "key_file": "/tls/c.key", "client_ca_file": "/tls/clients.crt"}}
+    assert config["exporters"]["prometheus"]["tls"] == {"cert_file": "/tls/c.crt",
+                                                        "key_file": "/tls/c.key"}
+    assert check_collector_config(config) == []
+
+
+def test_declared_certificates_reach_the_stages_sdk_config(
+    golden_plan: PlanResult, golden_input: PlanningInput, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.configuration import load_config_file
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    inp = _with_telemetry(golden_input, tls=CollectorTLS(
+        cert_file="/tls/c.crt", key_file="/tls/c.key", ca_file="/tls/ca.crt",
+        client_ca_file="/tls/clients.crt", client_cert_file="/tls/s.crt",
+        client_key_file="/tls/s.key"))
+    _, artifacts = render(golden_plan, inp, plan_version="v")
+    serve = next(a for a in artifacts if a.path == "otel/sdk/serve.yaml")
+    (tmp_path / "serve.yaml").write_bytes(serve.content)
+    config = load_config_file(tmp_path / "serve.yaml")
+    exporter = config.tracer_provider.processors[0].batch.exporter.otlp_http
+    assert exporter.endpoint == "https://localhost:4318/v1/traces"
+    assert (exporter.tls.ca_file, exporter.tls.cert_file, exporter.tls.key_file) == (
+        "/tls/ca.crt", "/tls/s.crt", "/tls/s.key")
+
+
+def test_each_class_exports_only_to_a_backend_it_allows(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    """monitor reads only the (internal) model: it may use the first, US backend; every
+    confidential stage (EU only) goes to the EU backend. Two routes, filtered by class."""
+    stages = tuple(s.model_copy(update={"reads": ("model",)}) if s.name == "monitor" else s
+                   for s in golden_input.pipeline.stages)
+    pipeline = Pipeline.model_validate({**golden_input.pipeline.model_dump(), "stages": stages})
+    inp = PlanningInput(pipeline=pipeline, policy=golden_input.policy,
+                        catalog=golden_input.catalog)
+    routes = {(str(r.signal), r.backend.name): (r.classes, r.stages)
+              for r in telemetry_routes(ComposeContext(golden_plan, inp, "v", RunOpsSettings()))}
+    assert routes[("logs", "us-otlp")] == (("internal",), ("monitor",))
+    assert routes[("logs", "eu-otlp")][0] == ("confidential",)
+    assert "monitor" not in routes[("logs", "eu-otlp")][1]
+    config = _collector(golden_plan, inp)
+    pipelines = config["service"]["pipelines"]
+    assert pipelines["logs/eu-otlp"]["processors"] == ["memory_limiter", "filter/logs-eu-otlp",
+                                                       "batch"]
+    assert config["processors"]["filter/logs-eu-otlp"]["logs"]["log_record"] == [
+        'resource.attributes["cloudplan.sensitivity"] != "confidential"']
+    assert config["processors"]["filter/logs-us-otlp"]["logs"]["log_record"] == [
+        'resource.attributes["cloudplan.sensitivity"] != "internal"']
+    # traces: only confidential stages emit them, so one unfiltered pipeline to the EU
+    assert pipelines["traces"]["exporters"] == ["otlphttp/eu-otlp"]
+    assert check_collector_config(config) == []
+
+
+def test_no_allowed_backend_is_a_compose_error_with_the_fix(
+    golden_plan: PlanResult, golden_input: PlanningInput
+) -> None:
+    us_only = _with_telemetry(golden_input, backends=(TelemetryBackend(
+        name="us-otlp", jurisdiction="us", endpoint="https://otlp.us.example.com:4318"),))
+    with pytest.raises(ComposeError) as info:
+        render(golden_plan, us_only)
+    text = info.value.render()
+    assert ("stage 'serve' emits traces under class confidential: jurisdictions eu, but no "
+            "telemetry backend in an allowed place accepts traces (declared: us-otlp (us))") in text
+    assert "declare a backend with signals [traces] in an allowed jurisdiction" in text
+
+
+def test_regulated_example_exports_only_inside_the_eu(catalog: Any) -> None:
+    from tests.runops.conftest import example_input, hand_plan
+
+    inp = example_input("regulated_pipeline", catalog)
+    config = _collector(hand_plan(inp), inp)
+    exporters = {k for k in config["exporters"] if k.startswith("otlphttp/")}
+    assert exporters == {"otlphttp/eu-observability"}  # group-us is listed first, unused
+    assert config["receivers"]["otlp"]["protocols"]["http"]["tls"]["client_ca_file"]
+    assert check_collector_config(config) == []
+
+
+@pytest.mark.parametrize(("endpoint", "ok"), [
+    ("https://otlp.example.com:4318", True),
+    ("http://localhost:4318", True),
+    ("http://127.0.0.1:4318", True),
+    ("http://otlp.example.com:4318", False),
+    ("${env:EU_OTLP}", True),
+    ("${env:EU_OTLP:-https://otlp.example.eu}", True),
+    ("${env:EU_OTLP:-http://otlp.example.eu}", False),
+    ("${env:eu-otlp}", False),
+    ("otlp.example.com:4318", False),
+])
+def test_backend_endpoints(endpoint: str, ok: bool) -> None:
+    assert (endpoint_problems(endpoint) == []) is ok
+
+
+def test_without_backends_the_env_endpoints_are_listed_and_required(
+    golden_plan: PlanResult, golden_input: PlanningInput, catalog: Any
+) -> None:
+    from tests.runops.conftest import example_input, hand_plan
+
+    inp = example_input("ml_pipeline", catalog)  # no class restricts residency
+    _, artifacts = render(hand_plan(inp), inp, plan_version="v")
+    collector = next(a for a in artifacts if a.path == "otel/collector.yaml").content.decode()
+    assert "${env:CLOUDPLAN_TRACES_BACKEND_ENDPOINT}" in collector
+    assert ("Set before starting the Collector (it refuses to start while one is unset): "
+            "CLOUDPLAN_LOGS_BACKEND_ENDPOINT, CLOUDPLAN_TRACES_BACKEND_ENDPOINT.") in collector
+    # a class with residency rules cannot use endpoints of unknown jurisdiction
+    bare = _with_telemetry(golden_input, backends=())
+    with pytest.raises(ComposeError, match="unknown jurisdiction"):
+        render(golden_plan, bare)
+
+
+def test_exposure_check_reads_any_config() -> None:
+    config = {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "0.0.0.0:4317"},
+                                             "http": {"endpoint": ":4318"}}}},
+        "exporters": {"otlphttp/x": {"endpoint": "http://backend.example:4318"},
+                      "prometheus": {"endpoint": "localhost:8889"}},
+        "extensions": {"health_check": {"endpoint": "127.0.0.1:13133"}},
+        "service": {"extensions": ["health_check"], "pipelines": {
+            "traces": {"receivers": ["otlp"], "exporters": ["otlphttp/x"]},
+            "metrics": {"receivers": ["otlp"], "exporters": ["prometheus"]}}},
+    }
+    rendered = [p.render() for p in check_collector_config(config)]
+    assert any("protocols.grpc: listens on 0.0.0.0:4317 without TLS" in r for r in rendered)
+    assert any("protocols.http: listens on :4318 without TLS" in r for r in rendered)
+    assert any("exporters.otlphttp/x" in r and "unencrypted" in r for r in rendered)
+    assert not any("prometheus" in r or "health_check" in r for r in rendered)
