@@ -189,6 +189,21 @@ def data_copies(ctx: ComposeContext, p: StagePlacement) -> dict[str, str]:
     }
 
 
+def _tls_env(ctx: ComposeContext) -> dict[str, str]:
+    """The standard OTLP exporter variables for the Collector's declared certificates.
+
+    The Python SDK's file configuration reads ``tls`` but does not apply it, so the
+    certificates also travel as ``OTEL_EXPORTER_OTLP_*`` variables, which it does apply.
+    """
+    tls = ctx.inp.policy.observability.telemetry.tls
+    if tls is None:
+        return {}
+    pairs = (("OTEL_EXPORTER_OTLP_CERTIFICATE", tls.ca_file),
+             ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", tls.client_cert_file),
+             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", tls.client_key_file))
+    return {k: v for k, v in pairs if v}
+
+
 def _settings_from(ctx: ComposeContext, include_version: bool) -> AirflowSettings:
     executors = stage_executors(ctx)
     role_of = {s: i for i in identities(ctx, executors) for s in i.stages}
@@ -213,6 +228,7 @@ def _settings_from(ctx: ComposeContext, include_version: bool) -> AirflowSetting
             "signals": ",".join(sorted(str(s) for s in p.emitted_signals)),
             "trace_sampling": f"{p.trace_ratio:g}",
             "detail": "full" if p.stage.criticality == Criticality.CRITICAL else "minimal",
+            **_tls_env(ctx),
         }
         binding = p.stage.airflow
         executor = executors[p.name]

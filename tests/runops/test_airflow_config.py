@@ -76,3 +76,24 @@ def test_settings_round_trip_as_json(golden_plan: PlanResult,
     settings = airflow_settings(golden_plan, golden_input, plan_version="v1")
     assert AirflowSettings.model_validate_json(settings.model_dump_json()) == settings
     assert "cloudplan.plan_version=v1" in settings.tasks[0].otel["OTEL_RESOURCE_ATTRIBUTES"]
+
+
+def test_declared_collector_certificates_reach_the_sdk_environment(
+    golden_plan: PlanResult, golden_input: PlanningInput,
+) -> None:
+    from airflow_cloudplan.model.policy import CollectorTLS, TelemetryDeployment
+
+    tls = CollectorTLS(cert_file="/etc/otel/tls.crt", key_file="/etc/otel/tls.key",
+                       ca_file="/etc/otel/ca.crt", client_ca_file="/etc/otel/clients.crt",
+                       client_cert_file="/etc/otel/stage.crt",
+                       client_key_file="/etc/otel/stage.key")
+    observability = golden_input.policy.observability.model_copy(
+        update={"telemetry": TelemetryDeployment(tls=tls)})
+    inp = golden_input.model_copy(update={"policy": golden_input.policy.model_copy(
+        update={"observability": observability})})
+    otel = airflow_settings(golden_plan, inp).tasks[0].otel
+    assert otel["OTEL_EXPORTER_OTLP_CERTIFICATE"] == "/etc/otel/ca.crt"
+    assert otel["OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"] == "/etc/otel/stage.crt"
+    assert otel["OTEL_EXPORTER_OTLP_CLIENT_KEY"] == "/etc/otel/stage.key"
+    assert "OTEL_EXPORTER_OTLP_CERTIFICATE" not in airflow_settings(
+        golden_plan, golden_input).tasks[0].otel
