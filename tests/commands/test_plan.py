@@ -28,7 +28,13 @@ def test_plan_writes_plan_json_and_a_summary(example, tmp_path, capsys):
         for v in b.plan.violations:
             assert f"{v.gate}:{v.rule_id}" in out
     assert "dominance pruning" in out
-    assert "solving:" in err  # the progress display
+    # progress from the first phase on, each phase on its own line, in order
+    phases = [line.split("] ", 1)[1].split(":", 1)[0] for line in err.splitlines()
+              if line.startswith("[")]
+    assert phases[0] == "loading"
+    for name in ("candidates", "gates", "pruning", "frontier", "evaluation", "baselines"):
+        assert name in phases
+    assert phases.index("gates") < phases.index("frontier") < phases.index("baselines")
 
 
 def test_bad_weights_are_located(tmp_path, capsys):
