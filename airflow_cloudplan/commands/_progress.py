@@ -1,8 +1,9 @@
 """Progress of a long command on stderr, from its first phase to its last.
 
-Each phase starts a new line ``[  12.3 s] gates: stage 3/8 features: 2592 options``.
-Updates within a phase rewrite the line in place on a terminal; into a file or a pipe
-they are written at most every ``log_every_s`` seconds, so logs stay short. The time spent
+Each phase starts a new line ``[  12.3 s] gates: stage 3/8 features: 2592 options``; its
+steps follow (in place on a terminal). Frequent updates (every MILP solve, every poll of a
+run) rewrite the line in place on a terminal; into a file or a pipe they are written at
+most every ``log_every_s`` seconds, so logs stay short. The time spent
 in each phase is kept, so a command can say where its time went.
 """
 
@@ -35,12 +36,11 @@ class Progress:
         return time.monotonic() - self.started
 
     def phase(self, name: str, detail: str = "") -> None:
-        """Enter (or stay in) phase ``name`` and show ``detail``."""
-        if not self._phases or self._phases[-1][0] != name:
+        """Enter (or move on within) phase ``name``; always shown (steps are few)."""
+        entering = not self._phases or self._phases[-1][0] != name
+        if entering:
             self._phases.append((name, time.monotonic()))
-            self._write(f"{name}: {detail}" if detail else name, new_line=True)
-        else:
-            self.update(f"{name}: {detail}" if detail else name)
+        self._write(f"{name}: {detail}" if detail else name, new_line=entering or not self._tty)
 
     def update(self, text: str) -> None:
         """Show ``text`` in place of the current line (rate-limited off a terminal)."""

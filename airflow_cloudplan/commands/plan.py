@@ -169,8 +169,11 @@ def render_summary(result: Any, *, timings: dict[str, float] | None = None,
             lines.append(f"      {rule} [{', '.join(sorted(set(stages)))}]: {example}")
     g = result.gate_report
     pruning = g.artifacts.get("dominance_pruning", {})
+    def count(n: Any) -> str:
+        return f"{n:,}" if isinstance(n, int) else "?"
+
     lines.append(f"gates: {g.total_before:,} -> {g.total_after:,} options; dominance pruning: "
-                 f"{pruning.get('before', '?'):,} -> {pruning.get('after', '?'):,} (exact)")
+                 f"{count(pruning.get('before'))} -> {count(pruning.get('after'))} (exact)")
     lines.extend(frontier_status(result, max_points=max_points))
     lines.append(timing_line(result, timings))
     lines.extend(f"note: {n}" for n in result.notes if not n.startswith("frontier: "))

@@ -91,7 +91,7 @@ def _list(store: Any, args: argparse.Namespace) -> int:
     print("(* = active)")
     newest = infos[0]
     if active.get(newest.pipeline) != newest.version:
-        print(f"next: cloudplan apply {newest.version[:12]}")
+        print(f"next: cloudplan apply {newest.version[:12]}   (the newest version, not active)")
     return 0
 
 

@@ -46,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"rolled back {report.pipeline} to {report.version[:12]} "
           f"(was {(report.previous or 'none')[:12]})")
     print(f"  verified DAGs: {', '.join(report.dags_verified)}")
-    print(f"next: cloudplan plans list --pipeline {report.pipeline}   (the history and "
-          "every stored version)")
+    print(f"next: cloudplan plans list --pipeline {report.pipeline}   (every stored version; "
+          "* marks the active one)")
     return 0
