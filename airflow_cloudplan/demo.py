@@ -324,7 +324,9 @@ class Watch:
                 if new_state != state:
                     state, last_change = new_state, self.clock()
                 last_error = ""
-            except CloudplanError as exc:
+            except DemoError:
+                raise  # observe decided the wait is hopeless (a failed run, a broken DAG)
+            except CloudplanError as exc:  # e.g. the API did not answer this poll
                 last_error = exc.render()
             now = self.clock()
             quiet = now - last_change
@@ -368,10 +370,18 @@ class DemoRun:
         self.watch = watch or Watch()
         if self.components:
             self.watch.health = self.check_components
+
+        def connect() -> tuple[Hashable, str, Any]:
+            # A growing api-server log is progress while it starts; not answering yet is
+            # not an error.
+            try:
+                api = AirflowApi(base_url, username="cloudplan", password=password)
+            except CloudplanError as exc:
+                return self._log_size("api-server"), f"starting ({exc.summary})", None
+            return None, "up", api
+
         self.api: AirflowApi = self.watch.until(
-            "the Airflow API server",
-            lambda: (self._log_size("api-server"), "starting",
-                     AirflowApi(base_url, username="cloudplan", password=password)),
+            "the Airflow API server", connect,
             diagnose=lambda: self.component_logs("api-server"))
 
     def __enter__(self) -> DemoRun:
@@ -423,9 +433,11 @@ class DemoRun:
     def wait_dag(self, dag_id: str, *, unpause: bool = True) -> None:
         """Wait until the DAG processor has parsed a DAG (and unpause it)."""
         def observe() -> tuple[Hashable, str, Any]:
-            self.raise_import_errors(dag_id)
             try:
+                self.raise_import_errors(dag_id)
                 found = self.api.dag(dag_id)
+            except DemoError:
+                raise
             except CloudplanError:
                 found = None
             return self._log_size("dag-processor"), "not parsed yet", found

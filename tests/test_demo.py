@@ -143,3 +143,14 @@ def test_stop_demo_stops_what_keep_running_left(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_hopeless_wait_fails_at_once_not_after_the_stall_period() -> None:
+    watch, clock = _watch(1000)
+
+    def observe() -> tuple[int, str, None]:
+        raise DemoError("the planning run ended without asking for review", [])
+
+    with pytest.raises(DemoError, match="without asking for review"):
+        watch.until("the review", observe, poll_s=5)
+    assert clock.now == 0
