@@ -18,6 +18,7 @@ from airflow_cloudplan.model.context import PlanningInput
 from airflow_cloudplan.model.plan import EvaluatedPlan, Objectives, PlanResult, Violation
 from airflow_cloudplan.model.policy import ObjectiveWeights
 from airflow_cloudplan.model.workload import ProfileSet
+from airflow_cloudplan.report.units import fmt_cost, fmt_latency, fmt_risk
 from airflow_cloudplan.store import PlanStore, plan_version
 from airflow_cloudplan.store.diff import PlanDiff, diff_plans
 
@@ -80,11 +81,11 @@ def summary_markdown(plan: PlanResult, version: str, diff: PlanDiff,
         "",
         f"**Why proposed:** {reason}.",
         "",
-        "| plan | cost USD/month | latency ms | risk | gate violations |",
+        "| plan | cost / month | latency | risk | gate violations |",
         "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {name} | {o.cost_usd_month:,.2f} | {o.latency_ms:,.0f} | {o.risk:,.2f} | {n} |"
-              for name, o, n in rows]
+    lines += [f"| {name} | {fmt_cost(o.cost_usd_month)} | {fmt_latency(o.latency_ms)} | "
+              f"{fmt_risk(o.risk)} | {n} |" for name, o, n in rows]
     report = plan.gate_report
     lines += ["", f"**Gates:** {report.total_before} candidate options, {report.total_after} "
               f"admitted; frontier of {len(plan.frontier)} points "
@@ -95,6 +96,25 @@ def summary_markdown(plan: PlanResult, version: str, diff: PlanDiff,
             lines.append(f"- {b.name}: {len(b.plan.violations)} violation(s): {first}")
     lines += ["", "**Changes:**", "", "```", diff.render_text(), "```"]
     return "\n".join(lines)
+
+
+def compose_for_store(result: PlanResult, inp: PlanningInput, out_dir: Path) -> PlanResult:
+    """The plan as it is stored, with its RunOps artifacts composed into ``out_dir``.
+
+    The Airflow settings (pools, queues, executors, pod overrides) live inside the plan,
+    so its hash — the version — covers them; the artifacts are then composed for that
+    final version. The planning DAG and ``cloudplan compose`` both go through here.
+    """
+    from airflow_cloudplan.errors import ComposeError
+    from airflow_cloudplan.runops import airflow_settings, compose
+    from airflow_cloudplan.runops.compose import check_plan_matches
+
+    problems = check_plan_matches(result, inp)
+    if problems:
+        raise ComposeError("the plan does not match the spec and catalog", problems)
+    result = result.model_copy(update={"airflow": airflow_settings(result, inp)})
+    compose(result, inp, out_dir, plan_version=plan_version(result))
+    return result
 
 
 def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None = None,
@@ -108,7 +128,6 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
     from airflow_cloudplan.optimize.milp import SolverName
     from airflow_cloudplan.optimize.planner import plan as make_plan
     from airflow_cloudplan.optimize.scoring import evaluate_assignment
-    from airflow_cloudplan.runops import airflow_settings, compose
     from airflow_cloudplan.spec import load_spec
 
     catalog = catalog or load_catalog()
@@ -122,11 +141,8 @@ def replan(spec_path: str | Path, store: PlanStore, *, catalog: Catalog | None =
     result = make_plan(inp, weights=weights, solver=solver_name, time_limit_s=time_limit_s,
                        total_time_s=frontier_time_s, max_points=max_points,
                        spec_sha256=spec.sha256, base_dir=Path(spec.path).parent)
-    # The Airflow settings live inside the plan (so its hash covers them); the composed
-    # artifacts are then tied to that final version.
-    result = result.model_copy(update={"airflow": airflow_settings(result, inp)})
     with tempfile.TemporaryDirectory(prefix="cloudplan-artifacts-") as tmp:
-        compose(result, inp, Path(tmp), plan_version=plan_version(result))
+        result = compose_for_store(result, inp, Path(tmp))
         version = store.put(result, Path(tmp))
 
     pointer = store.active(result.pipeline)

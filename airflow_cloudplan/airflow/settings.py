@@ -42,26 +42,22 @@ def path_option(name: str) -> Path:
 def sqlalchemy_url(conn_id: str) -> str:
     """The SQLAlchemy URL of a connection to the metadata DB.
 
-    Accepts an ``extra`` ``{"url": ...}`` or the connection's own URI (``postgres://``
-    is normalised to ``postgresql://``; a ``sqlite`` connection's host is the file).
+    A ``cloudplan_metadb`` connection, an ``extra`` ``{"url": ...}``, a ``sqlite``
+    connection (host = file) or any other connection's URI (``postgres://`` is normalised
+    to ``postgresql://``); see :func:`airflow_cloudplan.airflow.connections.metadb_url`.
     """
     from airflow.sdk import Connection
 
+    from airflow_cloudplan.airflow.connections import metadb_url
+
     conn = Connection.get(conn_id)
-    extra = conn.extra_dejson or {}
-    if extra.get("url"):
-        return str(extra["url"])
-    if conn.conn_type == "sqlite":
-        return f"sqlite:///{conn.host}"
-    uri = str(conn.get_uri())
-    return "postgresql://" + uri.split("://", 1)[1] if uri.startswith("postgres://") else uri
+    return metadb_url(conn.conn_type, conn.extra_dejson or {}, host=conn.host, port=conn.port,
+                      schema=conn.schema, login=conn.login, password=conn.password,
+                      uri=str(conn.get_uri()))
 
 
 def api_credentials(conn_id: str) -> tuple[str, str | None, str | None]:
     """Base URL, login and password of the service credential for the REST API."""
-    from airflow.sdk import Connection
+    from airflow_cloudplan.airflow.connections import CloudplanApiHook
 
-    conn = Connection.get(conn_id)
-    scheme = conn.schema or "http"
-    port = f":{conn.port}" if conn.port else ""
-    return f"{scheme}://{conn.host}{port}", conn.login, conn.password
+    return CloudplanApiHook(conn_id).credentials()

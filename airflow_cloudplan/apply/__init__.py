@@ -193,7 +193,8 @@ def rollback(store: PlanStore, pipeline: str, api: AirflowApi, cache_path: Path,
     if target is None:
         raise ApplyError(f"'{pipeline}' has no earlier plan",
                          [Problem(f"only {pointer.version[:12]} was ever applied",
-                                  hint="give a version: `cloudplan rollback VERSION`")])
+                                  hint=f"give a version: `cloudplan rollback {pipeline} "
+                                       "VERSION`")])
     report = apply_plan(store, target, api, cache_path, actor=actor)
     store.record(pipeline, "rolled_back", report.version, actor=actor,
                  note=f"from {pointer.version[:12]}")

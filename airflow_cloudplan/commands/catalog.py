@@ -68,14 +68,7 @@ def run_list(args: argparse.Namespace) -> int:
     """Print the catalog summary, or the full catalog as JSON with ``--json``."""
     catalog = _load(args)
     text = json.dumps(catalog.model_dump(mode="json"), indent=1) + "\n" if args.json else None
-    try:
-        sys.stdout.write(text if text is not None else summary(catalog))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader (e.g. ``| head``) stopped early: not an error for a listing.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.stdout.write(text if text is not None else summary(catalog))
     return 0
 
 

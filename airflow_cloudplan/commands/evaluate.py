@@ -226,34 +226,47 @@ _DATA_COSTS = (
 )
 
 
+def _constraint_value(name: str, value: float | None) -> str:
+    from airflow_cloudplan.report.units import fmt_cost, fmt_latency
+
+    if value is None:
+        return "-"
+    if name == "deadline":
+        return fmt_latency(value)
+    if name == "budget":
+        return f"{fmt_cost(value)}/month"
+    return f"{value:,.4g}"
+
+
 def _render(report: dict[str, Any]) -> str:
+    from airflow_cloudplan.report.units import fmt_cost, fmt_latency, fmt_risk, latency_unit
+
     o = report["objectives"]
-    lat = "unbounded" if o["latency_ms"] is None else f"{o['latency_ms'] / 60000:.1f} min"
     lines = [
-        f"pipeline {report['pipeline']}: C = ${o['cost_usd_month']:,.2f}/month, "
-        f"L = {lat}, R = {o['risk']:.1f}",
-        f"{'stage':<16} {'USD/month':>11} {'latency':>12} {'exposure':>8} {'radius':>7} "
+        f"pipeline {report['pipeline']}: C = {fmt_cost(o['cost_usd_month'])}/month, "
+        f"L = {fmt_latency(o['latency_ms'])}, R = {fmt_risk(o['risk'])}",
+        f"{'stage':<16} {'cost / month':>12} {'latency':>10} {'exposure':>8} {'radius':>7} "
         f"{'risk':>7}  option",
     ]
+    finite = [s["latency_ms"] for s in report["stages"] if s["latency_ms"] is not None]
+    unit = latency_unit(max(finite, default=0.0))
     for s in report["stages"]:
-        ms = s["latency_ms"]
-        latency = (
-            "unbounded"
-            if ms is None
-            else (f"{ms:.0f} ms" if ms < 60_000 else f"{ms / 60000:.1f} min")
-        )
         lines.append(
-            f"{s['stage']:<16} {s['cost']['total_usd']:>11,.2f} {latency:>12} "
-            f"{s['exposure']:>8.1f} {s['blast_radius']:>7.1f} {s['risk']:>7.1f}  {s['option']}"
+            f"{s['stage']:<16} {fmt_cost(s['cost']['total_usd']):>12} "
+            f"{fmt_latency(s['latency_ms'], unit):>10} {s['exposure']:>8.1f} "
+            f"{s['blast_radius']:>7.1f} {fmt_risk(s['risk']):>7}  {s['option']}"
         )
         data = [(label, s["detail"].get(key) or 0.0) for key, label in _DATA_COSTS]
         if any(v > 0 for _, v in data):
             lines.append("    data: " + ", ".join(
-                f"{label} ${v:,.2f}" for label, v in data if v > 0) + " per month")
-    lines.append(f"edge egress: ${report['egress_usd_month']:,.2f}/month")
+                f"{label} {fmt_cost(v)}" for label, v in data if v > 0) + " per month")
+    lines.append(f"edge egress: {fmt_cost(report['egress_usd_month'])}/month")
     for c in report["constraints"]:
         state = "ok" if c["ok"] else "VIOLATED"
-        lines.append(f"  {c['constraint']}: {state} (value {c['value']}, bound {c['bound']})")
+        name = c["constraint"]
+        lines.append(f"  {name}: {state} ({_constraint_value(name, c['value'])}, bound "
+                     f"{_constraint_value(name, c['bound'])})"
+                     + (f" — {c['message']}" if c.get("message") else ""))
     for v in report["violations"]:
         where = f" [{v['stage']}]" if v.get("stage") else ""
         lines.append(f"  {v['gate']}:{v['rule_id']}{where}: VIOLATED — {v['message']}")

@@ -4,8 +4,9 @@ Enumerates every candidate option of every stage, runs the governance, observabi
 and user-rule (Rego) gates, and prints per stage: options before and after each gate,
 counts by rule id, and for a stage left with no option the smallest policy change that
 would admit one. ``--json`` prints the gate report (``GateReport``, including the residency
-guard-rail SCP as an artifact). Exit 0 when every stage keeps an option, 1 when some stage
-has none (the pipeline cannot be planned under this policy), 2 on a bad spec or policy.
+guard-rail SCP as an artifact). Progress goes to stderr stage by stage. Exit 0 when every
+stage keeps an option, 1 when some stage has none (the pipeline cannot be planned under
+this policy), 2 on a bad spec or policy.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def register(subparsers: Any) -> None:
         "--catalog", metavar="FILE", default=None,
         help="catalog file (from 'cloudplan catalog refresh'); default: the bundled snapshot",
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=run)
 
 
@@ -57,15 +59,24 @@ def _render(report: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     """Load the spec and catalog, enumerate and gate the options, print the report."""
     from airflow_cloudplan.catalog import load_catalog
+    from airflow_cloudplan.commands._progress import Progress
     from airflow_cloudplan.gates import screen_options
     from airflow_cloudplan.optimize.candidates import enumerate_options
     from airflow_cloudplan.spec import load_spec
     from airflow_cloudplan.spec.loader import declared_provider
 
-    catalog = load_catalog(declared_provider(args.spec), path=args.catalog)
-    spec = load_spec(args.spec, catalog)
-    inp = spec.planning_input(catalog)
-    outcome = screen_options(inp, enumerate_options(inp), base_dir=Path(args.spec).parent)
+    progress = Progress(quiet=args.quiet)
+    try:
+        progress.phase("loading", f"{args.spec} and the catalog")
+        catalog = load_catalog(declared_provider(args.spec), path=args.catalog)
+        spec = load_spec(args.spec, catalog)
+        inp = spec.planning_input(catalog)
+        progress.phase("candidates", f"{len(inp.pipeline.stages)} stages")
+        options = enumerate_options(inp)
+        outcome = screen_options(inp, options, base_dir=Path(args.spec).parent,
+                                 progress=progress.phase)
+    finally:
+        progress.done()
     if args.json:
         print(json.dumps(outcome.report.model_dump(mode="json"), indent=2))
     else:

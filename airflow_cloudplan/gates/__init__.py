@@ -15,7 +15,7 @@ rule it breaks in the first gate that rejects it (later gates do not see it), so
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +74,8 @@ class _UserRule:
     builder: DocumentBuilder
 
     def __call__(self, ctx: GateContext, stage: str, option: StageOption) -> list[Violation]:
-        return self.rule.evaluate(self.builder.document(stage, option))
+        return self.rule.evaluate_parts(stage, self.builder.KEYS,
+                                        lambda key: self.builder.part(stage, option, key))
 
 
 def _gate_sequence(
@@ -96,19 +97,24 @@ def screen_options(
     options: Mapping[str, Sequence[StageOption]],
     *,
     base_dir: Path | None = None,
+    progress: Callable[[str, str], None] | None = None,
 ) -> GateOutcome:
     """Run every gate over the candidate options of every stage.
 
     ``base_dir`` resolves relative Rego rule paths (the spec file's folder). Raises
     :class:`GateError` when the policy itself is inconsistent or a rule does not compile.
+    ``progress("gates", detail)`` is called before each stage is screened.
     """
     validate_policy(inp)
     ctx = GateContext(inp)
     gates = _gate_sequence(ctx, base_dir)
     outcome = GateOutcome()
     summaries: list[StageGateSummary] = []
-    for stage in (s.name for s in inp.pipeline.stages):
+    names = [s.name for s in inp.pipeline.stages]
+    for i, stage in enumerate(names):
         remaining = list(options.get(stage, ()))
+        if progress is not None:
+            progress("gates", f"stage {i + 1}/{len(names)} {stage}: {len(remaining)} options")
         before = len(remaining)
         after: dict[str, int] = {}
         reasons: dict[str, int] = {}

@@ -8,6 +8,17 @@ carry gate ``rego:<file name>`` and rule id ``rego.<package>`` (or the object's
 
 Files are compiled once when loaded; a syntax or compile error becomes a
 :class:`GateError` located at file:line:column.
+
+**Evaluated once per distinct input, not once per option.** A rule's verdict depends only
+on the parts of ``input`` it references. When a file is loaded, every ``input`` reference
+in its source is read (``input.option.spot``, ``input["stage"].kind``, ``import
+input.tier as t`` ...): a reference that continues with a variable, a number or a call
+keeps only its static prefix (``input.option[k]`` reads all of ``input.option``), and a
+bare ``input`` reads the whole document. Each option's document is then *projected* onto
+those paths, and the interpreter runs once per distinct projection; options with the same
+projection share the answer. This is exact — two documents with the same projection are
+indistinguishable to the rule — and turns ~24,000 interpreter calls on the ML example into
+a few dozen (``bench/rego_rules.py``). Only the document parts a rule reads are built.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +37,14 @@ from airflow_cloudplan.model.plan import Violation
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _ERROR = re.compile(r"\(error \d+:(?P<file>[^|]*)\|(?P<offset>\d+)\|\d+")
 _ERRMSG = re.compile(r"\(errormsg \d+:(?P<msg>[^)]*)\)")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY = re.compile(r'\[\s*"((?:[^"\\]|\\.)*)"\s*\]')
+
+InputPath = tuple[str, ...]
+"""A static path into the input document (``()`` is the whole document)."""
+
+MISSING: Any = object()
+"""What a document-part getter returns for a key the document does not have."""
 
 
 def _import_regopy() -> Any:
@@ -65,22 +84,139 @@ def _compile_problem(path: Path, source: str, error_text: str) -> Problem:
     )
 
 
+def input_paths(source: str) -> tuple[InputPath, ...]:
+    """Every static ``input`` path a Rego source reads, minimal (no path and its prefix).
+
+    Comments and string literals are skipped. ``input`` preceded by ``.`` is a field of
+    something else, not the input document. A reference extends over ``.name`` and
+    ``["literal"]`` segments only; anything else ends it, so the rule is assumed to read
+    everything below the prefix. ``((),)`` means the whole document.
+    """
+    found: set[InputPath] = set()
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "#":
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"`":
+            i = _string_end(source, i)
+        elif c.isalpha() or c == "_":
+            m = _IDENT.match(source, i)
+            assert m is not None
+            word, i = m.group(0), m.end()
+            if word != "input" or _previous_char(source, m.start()) == ".":
+                continue
+            path: list[str] = []
+            while i < n:
+                if source[i] == "." and (seg := _IDENT.match(source, i + 1)):
+                    path.append(seg.group(0))
+                    i = seg.end()
+                elif source[i] == "[" and (key := _KEY.match(source, i)):
+                    path.append(json.loads(f'"{key.group(1)}"'))
+                    i = key.end()
+                else:
+                    break
+            found.add(tuple(path))
+        else:
+            i += 1
+    minimal = sorted(p for p in found if not any(q != p and p[:len(q)] == q for q in found))
+    return tuple(minimal)
+
+
+def _string_end(source: str, start: int) -> int:
+    quote, i = source[start], start + 1
+    while i < len(source) and source[i] != quote:
+        i += 2 if quote == '"' and source[i] == "\\" else 1
+    return i + 1
+
+
+def _previous_char(source: str, index: int) -> str:
+    j = index - 1
+    while j >= 0 and source[j] in " \t":
+        j -= 1
+    return source[j] if j >= 0 else ""
+
+
+def project(paths: Sequence[InputPath], part: Callable[[str], Any]) -> dict[str, Any]:
+    """The part of a document the paths read; ``part(key)`` gives a top-level value.
+
+    A path that runs into a non-object (``null``, a list, a scalar) keeps that value at
+    the level where it stops; a path into a key the document lacks contributes nothing
+    (the rule sees it undefined in both documents).
+    """
+    out: dict[str, Any] = {}
+    for path in paths:
+        if not path:
+            raise ValueError("the whole document is not a projection; build the document")
+        value = part(path[0])
+        if value is MISSING:
+            continue
+        depth = 1
+        for seg in path[1:]:
+            if not isinstance(value, dict):
+                break
+            if seg not in value:
+                value = MISSING
+                break
+            value, depth = value[seg], depth + 1
+        if value is MISSING:
+            continue
+        node = out
+        for seg in path[:depth - 1]:
+            node = node.setdefault(seg, {})
+        node[path[depth - 1]] = value
+    return out
+
+
 @dataclass
 class RegoRule:
-    """One compiled rule file."""
+    """One compiled rule file, with the input paths it reads and its answers so far."""
 
     path: Path
     package: str
     _interpreter: Any = field(repr=False)
+    reads: tuple[InputPath, ...] = ((),)
+    evaluations: int = 0
+    """How many times the interpreter ran (distinct inputs seen)."""
+    _answers: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     @property
     def gate(self) -> str:
         """The gate name its violations carry."""
         return f"rego:{self.path.name}"
 
+    @property
+    def reads_whole_document(self) -> bool:
+        """True when the rule references ``input`` as a whole (no projection possible)."""
+        return () in self.reads
+
     def evaluate(self, document: dict[str, Any]) -> list[Violation]:
         """Violations of the option described by ``document`` (empty = admitted)."""
+        return self.evaluate_parts(document["stage"]["name"], tuple(document),
+                                   lambda key: document.get(key, MISSING))
+
+    def evaluate_parts(self, stage: str, keys: Sequence[str],
+                       part: Callable[[str], Any]) -> list[Violation]:
+        """Violations of one option of ``stage``; ``part(key)`` gives each document part.
+
+        ``keys`` are the document's top-level keys. Only the parts the rule reads are
+        asked for, and the interpreter runs only for a projection not seen before.
+        """
+        if self.reads_whole_document:
+            doc = {k: v for k in keys if (v := part(k)) is not MISSING}
+        else:
+            doc = project(self.reads, part)
+        key = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        denies = self._answers.get(key)
+        if denies is None:
+            denies = self._query(doc)
+            self._answers[key] = denies
+        return [self._violation(stage, d) for d in denies]
+
+    def _query(self, document: dict[str, Any]) -> list[Any]:
         regopy = _import_regopy()
+        self.evaluations += 1
         self._interpreter.set_input(document)
         try:
             out = self._interpreter.query(f"data.{self.package}.deny")
@@ -92,8 +228,7 @@ class RegoRule:
         if text == "undefined":
             return []
         denies = json.loads(text).get("expressions", [[]])[0] or []
-        stage = document["stage"]["name"]
-        return [self._violation(stage, d) for d in sorted(denies, key=json.dumps)]
+        return sorted(denies, key=json.dumps)
 
     def _violation(self, stage: str, deny: Any) -> Violation:
         if isinstance(deny, dict):
@@ -136,7 +271,8 @@ def load_rule(path: Path) -> RegoRule:
         raise GateError(f"user rule {path.name} defines no deny set", [Problem(
             message=f"package {m.group(1)} has no `deny` rule", file=str(path), line=line,
             hint="add `deny contains msg if { ... }` (an empty set means 'admit')")])
-    return RegoRule(path=path, package=m.group(1), _interpreter=interpreter)
+    return RegoRule(path=path, package=m.group(1), _interpreter=interpreter,
+                    reads=input_paths(source))
 
 
 def load_rules(paths: Sequence[str], base_dir: Path | None = None) -> list[RegoRule]:

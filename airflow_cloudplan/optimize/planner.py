@@ -76,12 +76,19 @@ def plan(inp: PlanningInput, *, weights: ObjectiveWeights | None = None,
          total_time_s: float | None = 300.0, max_points: int = 40,
          progress: Callable[[FrontierProgress], None] | None = None,
          spec_sha256: str = "", base_dir: Path | None = None,
-         with_baselines: bool = True) -> PlanResult:
+         with_baselines: bool = True,
+         phase: Callable[[str, str], None] | None = None) -> PlanResult:
     """Plan one pipeline: the exact frontier, the recommendation and the baselines.
 
     ``time_limit_s`` bounds each MILP solve; ``total_time_s`` and ``max_points`` bound the
     frontier search (an early stop is reported in ``notes`` and ``solver``, never hidden).
+    ``phase(name, detail)`` is called as each phase starts (candidates, gates, pruning,
+    frontier, evaluation, baselines); ``progress`` after every frontier solve.
     """
+    def say(name: str, detail: str = "") -> None:
+        if phase is not None:
+            phase(name, detail)
+
     from airflow_cloudplan.gates import screen_options
     from airflow_cloudplan.optimize.baselines import run_baselines
     from airflow_cloudplan.optimize.candidates import enumerate_options
@@ -92,13 +99,16 @@ def plan(inp: PlanningInput, *, weights: ObjectiveWeights | None = None,
 
     started = time.perf_counter()
     weights = weights or inp.policy.weights
+    say("candidates", f"{len(inp.pipeline.stages)} stages")
     candidates = enumerate_options(inp, include_shared=with_baselines)
     scoped = {k: [o for o in v if o.isolation is Isolation.SCOPED] for k, v in candidates.items()}
-    screened = screen_options(inp, scoped, base_dir=base_dir)
+    screened = screen_options(inp, scoped, base_dir=base_dir, progress=phase)
     if screened.empty_stages:
         raise _empty_stage_error(screened.report, screened.empty_stages)
+    say("pruning", f"{screened.report.total_after} admitted options")
     problem = build_problem(inp, screened.admitted)
     pruned, pruning = prune_dominated(problem)
+    say("frontier", f"{pruned.n_options} options after exact dominance pruning")
     model = PlanningModel(pruned)
     frontier = pareto_frontier(pruned, solver=solver, time_limit_s=time_limit_s,
                                total_time_s=total_time_s, max_points=max_points,
@@ -108,6 +118,7 @@ def plan(inp: PlanningInput, *, weights: ObjectiveWeights | None = None,
     if not frontier.complete:
         points = _with_weighted_point(model, points, weights, solver=solver,
                                       time_limit_s=time_limit_s, notes=notes)
+    say("evaluation", f"{len(points)} frontier points")
     evaluated = []
     for fp in points:
         assignment = {k: pruned.options[k][o].option for k, o in fp.choice.items()}
@@ -116,6 +127,8 @@ def plan(inp: PlanningInput, *, weights: ObjectiveWeights | None = None,
         _cross_check(fp, ev)
         evaluated.append(ev)
     chosen = recommend([fp.point for fp in points], weights.normalised())
+    if with_baselines:
+        say("baselines", "compute-centric, locality-only, rules-based")
     baselines = run_baselines(inp, candidates, base_dir=base_dir) if with_baselines else []
     notes.insert(0, f"frontier: {len(points)} points, "
                  + ("complete (every non-dominated plan)" if frontier.complete else

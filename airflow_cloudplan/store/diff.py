@@ -42,13 +42,17 @@ class PlanDiff(Frozen):
         return out
 
     def render_text(self) -> str:
-        """A plain-text table for terminals and approval bodies."""
+        """A plain-text table for terminals and approval bodies (units as in the UI)."""
+        # Imported here: the report package draws diffs and imports this module.
+        from airflow_cloudplan.report.units import OBJECTIVE_LABELS, fmt_delta, fmt_objective
+
         old = (self.old_version or "none")[:12]
         lines = [f"plan {self.pipeline}: {old} -> {self.new_version[:12]}"]
         for k, after in self.objectives_after.items():
             before = (self.objectives_before or {}).get(k)
-            b = f"{before:,.2f}" if before is not None else "-"
-            lines.append(f"  {k:<16} {b:>14} -> {after:>14,.2f}")
+            label = OBJECTIVE_LABELS.get(k, k)
+            lines.append(f"  {label:<16} {fmt_objective(k, before):>14} -> "
+                         f"{fmt_objective(k, after):>14}  ({fmt_delta(before, after)})")
         if not self.changes:
             lines.append("  no placement changes")
         for c in self.changes:

@@ -76,3 +76,20 @@ def test_unknown_instance_type_suggests_a_name(screened, tmp_path, capsys) -> No
     doc["train"] = doc["train"].replace("m7i.4xlarge", "m7i.4xlarg")
     assert main(["evaluate", str(SPEC), _write(tmp_path, doc)]) == 2
     assert "did you mean 'm7i.4xlarge'" in capsys.readouterr().err
+
+
+def test_text_report_uses_the_ui_units(screened, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from airflow_cloudplan.report.units import fmt_cost, fmt_latency, fmt_risk
+
+    inp, outcome = screened
+    assignment = {k: v[-1] for k, v in outcome.admitted.items()}
+    doc = {k: o.id for k, o in assignment.items()}
+    assert main(["evaluate", str(SPEC), _write(tmp_path, doc)]) == 0
+    out = capsys.readouterr().out
+    o = evaluate_assignment(inp, assignment).objectives
+    assert out.splitlines()[0] == (f"pipeline {inp.pipeline.name}: C = "
+                                   f"{fmt_cost(o.cost_usd_month)}/month, L = "
+                                   f"{fmt_latency(o.latency_ms)}, R = {fmt_risk(o.risk)}")
+    constraints = [line for line in out.splitlines() if line.startswith("  deadline")]
+    assert constraints and fmt_latency(inp.pipeline.deadline_minutes * 60_000.0) in constraints[0]
+    assert str(o.latency_ms) not in out and f"{o.latency_ms:.0f}" not in out

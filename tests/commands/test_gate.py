@@ -24,6 +24,20 @@ def test_gate_prints_every_stage_and_reasons(capsys: pytest.CaptureFixture[str])
     assert "gov.residency.placement ×" in out
 
 
+def test_gate_shows_progress_stage_by_stage_on_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", str(EXAMPLES / "ml_pipeline.yaml")]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].split("] ", 1)[1].startswith("loading: ")
+    stages = [line for line in lines if "] gates: stage " in line]
+    assert [line.split("gates: stage ", 1)[1].split(" ", 1)[0] for line in stages] == [
+        f"{i}/8" for i in range(1, 9)]
+    assert "gates:" not in captured.out  # the report on stdout stays clean
+    assert main(["gate", str(EXAMPLES / "ml_pipeline.yaml"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_gate_json_report_with_guardrail(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gate", str(EXAMPLES / "regulated_pipeline.yaml"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
