@@ -23,7 +23,8 @@ from tests.conftest import REPO
 def setting():
     catalog = load_catalog()
     inp = load_spec(REPO / "docs/examples/ml_pipeline.yaml", catalog).planning_input(catalog)
-    return inp, enumerate_options(inp)
+    # the baselines are scored with shared identities too, as the planner gives them
+    return inp, enumerate_options(inp, include_shared=True)
 
 
 def test_compute_centric_takes_the_cheapest_compute(setting):

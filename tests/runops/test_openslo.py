@@ -91,7 +91,7 @@ def test_long_names_are_truncated_with_a_hash(catalog: Catalog) -> None:
         name=long_name + "x",
         stages=(Stage(name="batch_inference", kind=StageKind.BATCH_INFERENCE, writes=("out",),
                       slo=StageSLO(deadline_minutes=45)),),
-        datasets=(Dataset(name="out", uri="s3://b/out/", size_gb=1, home_region="us-east-1",
+        datasets=(Dataset(name="out", uri="s3://bkt/out/", size_gb=1, home_region="us-east-1",
                           sensitivity="internal"),),
     )
     inp = PlanningInput(pipeline=pipeline, policy=Policy(), catalog=catalog)

@@ -222,11 +222,17 @@ def test_declared_certificates_reach_the_stages_sdk_config(
 def test_each_class_exports_only_to_a_backend_it_allows(
     golden_plan: PlanResult, golden_input: PlanningInput
 ) -> None:
-    """monitor reads only the (internal) model: it may use the first, US backend; every
-    confidential stage (EU only) goes to the EU backend. Two routes, filtered by class."""
-    stages = tuple(s.model_copy(update={"reads": ("model",)}) if s.name == "monitor" else s
+    """monitor reads only internal metrics (no edge hands it anything else): it may use the
+    first, US backend; every confidential stage (EU only) goes to the EU backend. Two
+    routes, filtered by class. (Reading the model would not do: by lineage the model
+    carries the confidential features it was trained on.)"""
+    stages = tuple(s.model_copy(update={"reads": ("metrics",)}) if s.name == "monitor" else s
                    for s in golden_input.pipeline.stages)
-    pipeline = Pipeline.model_validate({**golden_input.pipeline.model_dump(), "stages": stages})
+    data = golden_input.pipeline.model_dump(mode="json")
+    data["datasets"].append({"name": "metrics", "uri": "s3://golden-metrics/m/", "size_gb": 1,
+                             "home_region": "eu-west-1", "sensitivity": "internal"})
+    data["edges"] = [e for e in data["edges"] if e["dst"] != "monitor"]
+    pipeline = Pipeline.model_validate({**data, "stages": stages})
     inp = PlanningInput(pipeline=pipeline, policy=golden_input.policy,
                         catalog=golden_input.catalog)
     routes = {(str(r.signal), r.backend.name): (r.classes, r.stages)
