@@ -127,7 +127,7 @@ def test_shipped_rules_run_the_interpreter_a_few_dozen_times_not_once_per_option
     finally:
         rego.load_rules = original  # type: ignore[assignment]
     judged = sum(s.options_after["slo"] for s in outcome.report.stages)
-    assert judged > 20_000  # every one of them gets both rules' verdicts...
+    assert judged > 8_000  # every one of them gets both rules' verdicts...
     runs = sum(r.evaluations for r in loaded)
     assert 0 < runs <= 200, runs  # ...from a few dozen interpreter runs (was 2 per option)
 
