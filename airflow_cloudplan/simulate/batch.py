@@ -42,6 +42,8 @@ from airflow_cloudplan.simulate.forecast import RateForecast
 from airflow_cloudplan.simulate.workload import BatchLoad, BatchRun
 
 _SUBMIT, _ITEM_READY, _ITEM_DONE, _READY, _TICK, _SPOT, _JOB = range(7)
+EPOCH_EPSILON_S = 1e-6
+"""An epoch with less than this left is complete."""
 
 
 @dataclass
@@ -143,6 +145,8 @@ class _BatchRun:
         self.t_last = 0.0
         self.last_work = 0.0
         self.restarts = 0
+        self.finished = 0
+        self.seq_submit = 0
         self.checkpoints = 0
         self.ckpt_count = 0
         self.ckpt_since = 0.0
@@ -262,6 +266,7 @@ class _BatchRun:
         self.state.items_left[k] -= 1
         if self.state.items_left[k] == 0:
             self.finish[k] = now
+            self.finished += 1
             self.last_work = now
         if rep.state == READY:
             self.free.append(rid)
@@ -323,11 +328,13 @@ class _BatchRun:
         if job is None or version != job.version:
             return
         self.settle(job, now)
-        if job.phi >= 1.0 - 1e-12:
+        left_s = (1.0 - job.phi) / job.rate if job.rate > 0 else math.inf
+        if left_s <= EPOCH_EPSILON_S:  # (floating point: never schedule an event at ``now``)
             job.epoch += 1
             job.phi = 0.0
             if job.epoch >= job.epochs:
                 self.finish[job.run] = now
+                self.finished += 1
                 self.last_work = now
                 self.job = None
                 self.busy_total = 0
@@ -447,11 +454,16 @@ class _BatchRun:
         order = sorted(range(len(self.runs)), key=lambda k: self.runs[k].submit_s)
         for k in order:
             self.push(self.runs[k].submit_s, _SUBMIT, k)
-        self.seq_submit = 0
         if self.facts.scaling is not ScalingPolicy.STATIC:
-            self.ticking = True
-            self.push(period, _TICK)
+            self.ticking = True  # evaluation clock with an arbitrary phase
+            self.push(float(self.rng.uniform(0.0, period)) or period, _TICK)
+        budget = 200 * len(self.runs) + 20 * int(self.load.horizon_s / period) + 100_000
+        budget += sum(len(r.work_s) for r in self.runs) * 4
         while self.events:
+            budget -= 1
+            if budget < 0:
+                raise RuntimeError(f"batch simulation of {self.facts.stage} made no progress "
+                                   f"at t = {self.t_last:.3f} s (a simulator bug)")
             now, _, kind, a, b = heapq.heappop(self.events)
             self.advance(now)
             if kind == _SUBMIT:
@@ -486,11 +498,8 @@ class _BatchRun:
                             self.restarts, self.checkpoints)
 
     def done(self) -> bool:
-        """Every run finished and nothing but idle bookkeeping is left."""
-        import numpy as np
-
-        return bool(not np.isnan(self.finish).any() and self.seq_submit == len(self.runs)
-                    and self.t_last >= self.load.horizon_s)
+        """Every run finished and the window is over: only idle bookkeeping is left."""
+        return self.finished == len(self.runs) and self.t_last >= self.load.horizon_s
 
 
 def simulate_batch(catalog: Catalog, facts: StageFacts, load: BatchLoad, cfg: SimConfig, *,

@@ -250,7 +250,8 @@ class _OnlineRun:
         for _ in range(self.scaler.initial(first_rate)):
             self.launch(0.0, warm=True)
         if self.facts.scaling is not ScalingPolicy.STATIC:
-            self.push(period, _TICK, 0)
+            # The autoscaler's evaluation clock has an arbitrary phase against the trace.
+            self.push(float(self.rng.uniform(0.0, period)) or period, _TICK, 0)
         arr, n, events = self.arr, self.n, self.events
         i_next = 0
         inf = math.inf
