@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from airflow_cloudplan.model.catalog import Catalog
+from airflow_cloudplan.model.context import PlanningInput
+from airflow_cloudplan.model.plan import PlanResult
 from airflow_cloudplan.simulate.config import SimConfig
 from airflow_cloudplan.simulate.protocol.run import (
     DEFAULT_SEEDS,
@@ -47,6 +49,37 @@ def run_builtin(data_dir: Path, *, only: Sequence[str] = (), seeds: Sequence[int
                      for sc in scenarios)
     return Evaluation(seeds=tuple(seeds), catalog_version=catalog.version, config=cfg,
                       scenarios=outcomes, command=command)
+
+
+def run_user(inp: PlanningInput, spec_path: Path, *, arrivals: Path | None,
+             column: str = "TIMESTAMP", service_column: str | None = None,
+             stage: str | None = None, days: float = 7.0, plan: PlanResult | None = None,
+             plan_path: str = "plan.json", seeds: Sequence[int] = DEFAULT_SEEDS,
+             cfg: SimConfig | None = None, progress: Progress = _quiet, sha: str = "",
+             command: str = "", plan_time_s: float = 120.0) -> Evaluation:
+    """The protocol on a team's own pipeline (see :mod:`.user`); plans unless ``plan``."""
+    from airflow_cloudplan.simulate.protocol.run import evaluate_planned, plan_or_relax
+    from airflow_cloudplan.simulate.protocol.user import check_plan_matches, user_scenario
+
+    cfg = cfg or SimConfig()
+    scenario = user_scenario(inp, spec_path, arrivals=arrivals, column=column,
+                             service_column=service_column, stage=stage, days=days)
+    relaxed = None
+    planned = inp
+    if plan is None:
+        progress(f"{scenario.key}: planning")
+        planned, plan, relaxed = plan_or_relax(inp, scenario.stage, sha=sha,
+                                               base_dir=spec_path.parent,
+                                               plan_time_s=plan_time_s)
+    else:
+        check_plan_matches(plan, inp, plan_path)
+    progress(f"{scenario.key}: simulating {len(plan.frontier)} frontier point(s) and "
+             f"{len(plan.baselines)} baseline(s)")
+    outcome = evaluate_planned(scenario, planned, plan, cfg=cfg, seeds=seeds,
+                               base_dir=spec_path.parent, progress=progress,
+                               declared=inp.pipeline, relaxed=relaxed)
+    return Evaluation(seeds=tuple(seeds), catalog_version=inp.catalog.version, config=cfg,
+                      scenarios=(outcome,), command=command)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -94,4 +127,4 @@ def write_outputs(ev: Evaluation, out_dir: Path, *, command: str = "") -> list[P
 
 
 __all__ = ["EVALUATION_JSON", "EVALUATION_MD", "IMG_DIR", "render_outputs", "run_builtin",
-           "write_outputs"]
+           "run_user", "write_outputs"]

@@ -114,7 +114,8 @@ def _frontier(sc: ScenarioOutcome) -> list[str]:
     rec = next(p for p in sc.plans if p.kind == "recommended")
     for f in sc.frontier:
         mark = " (recommended)" if f.frontier_index == rec.frontier_index else ""
-        option = "; ".join(f"`{v}`" for v in f.options.values())
+        option = ("; ".join(f"`{v}`" for v in f.options.values()) if len(f.options) == 1
+                  else f"{len(f.options)} stages (see evaluation.json)")
         lines.append(
             f"| {f.label}{mark} | {fmt_cost(f.predicted_cost_usd_month)} | "
             f"{fmt_cost(f.sim['cost_total'].mean)} | {dur(f.predicted_latency_s)} | "
@@ -304,10 +305,14 @@ def render_markdown(ev: Evaluation, *, img_dir: str = "img/evaluation",
     for sc in ev.scenarios:
         lines += _scenario(sc, img_dir)
     sources = sorted({s for sc in ev.scenarios for s in sc.sources})
-    lines += ["## Data", "",
-              "Public traces under `../shared/data` (read only by this evaluation, never by "
-              "the product):", ""]
-    lines += [f"- `{s}` — {ATTRIBUTION.get(s, 'see ../shared/data/README.md')}" for s in sources]
+    public = [s for s in sources if s in ATTRIBUTION]
+    lines += ["## Data", ""]
+    if public:
+        lines += ["Public traces under `../shared/data` (read only by this evaluation, never "
+                  "by the product):", ""]
+        lines += [f"- `{s}` — {ATTRIBUTION[s]}" for s in public]
+    lines += [f"- `{s}` — the arrival file given on the command line" for s in sources
+              if s not in ATTRIBUTION]
     lines += ["", "Prices, tier start-up times and inter-region throughput come from the "
               "bundled catalog snapshot, which is derived from `../shared/data/pricing` and "
               "`../shared/data/network`.", "",
