@@ -217,6 +217,8 @@ class Autoscaler:
         ratio = utilisation / r.target_utilisation
         if active == 0:
             rec = 1 if waiting else 0
+        elif ready == 0:
+            rec = active  # nothing is ready yet: no utilisation to read, wait for start-up
         elif ratio > 1.0 + r.tolerance:
             rec = active  # in scale-out cooldown
             if now - self.last_out >= r.scale_out_cooldown_s:
