@@ -32,11 +32,11 @@ def colour(label: str, i: int) -> str:
     return PALETTE.get(label, EXTRA[i % len(EXTRA)])
 
 
-def _time_label(seconds: float) -> str:
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds * 1000:.3g} ms"
+TIME_TICKS = ((0.001, "1 ms"), (0.01, "10 ms"), (0.1, "100 ms"), (1.0, "1 s"),
+              (10.0, "10 s"), (60.0, "1 min"), (600.0, "10 min"), (3600.0, "1 h"),
+              (36000.0, "10 h"), (86400.0, "1 d"), (864000.0, "10 d"), (8640000.0, "100 d"),
+              (86400000.0, "1000 d"))
+"""Round times for a logarithmic time axis."""
 
 
 def _legend(plans: Sequence[PlanOutcome], x: float, y: float) -> list[str]:
@@ -71,13 +71,13 @@ def latency_cdf(sc: ScenarioOutcome) -> str:
         return top + h - q * h
 
     body = [f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>']
-    decade = lo
-    while decade <= hi * 1.0001:
-        body.append(f'<line x1="{num(x(decade))}" y1="{top}" x2="{num(x(decade))}" '
-                     f'y2="{top + h}" stroke="{GRID}"/>')
-        body.append(text(x(decade), top + h + 16, _time_label(decade), size=11,
-                         anchor="middle"))
-        decade *= 10
+    ticks = [t for t in TIME_TICKS if lo <= t[0] <= hi]
+    if len(ticks) > 8:
+        ticks = ticks[::2]
+    for value, label in ticks:
+        body.append(f'<line x1="{num(x(value))}" y1="{top}" x2="{num(x(value))}" '
+                    f'y2="{top + h}" stroke="{GRID}"/>')
+        body.append(text(x(value), top + h + 16, label, size=11, anchor="middle"))
     for q in (0.0, 0.25, 0.5, 0.75, 0.95, 1.0):
         body.append(f'<line x1="{left}" y1="{num(y(q))}" x2="{left + w}" y2="{num(y(q))}" '
                     f'stroke="{GRID}"/>')

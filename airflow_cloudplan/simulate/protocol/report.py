@@ -165,13 +165,14 @@ def _findings(sc: ScenarioOutcome) -> list[str]:
     out.append(f"- The planner predicted the recommendation's cost {_pct(rec.cost_error)} off "
                f"the simulated one and its latency {_pct(rec.latency_error)} off.")
     if sc.mode == "batch":
-        ratio = rec.sim["mean_s"].mean / rec.predicted_latency_s
-        if ratio > 1.5:
+        piled = [f"{p.label} ({p.sim['mean_s'].mean / p.predicted_latency_s:.1f}×)"
+                 for p in sc.plans if p.sim["mean_s"].mean > 1.5 * p.predicted_latency_s]
+        if piled:
             out.append(
-                f"- Simulated mean completion is {ratio:.1f}× the planner's completion time: "
-                "the planner scores one run in isolation, while in operation runs that "
-                "arrive while earlier ones still hold the fleet wait for it (first come, "
-                f"first served; p95 {dur(rec.sim['p95_s'].mean)}).")
+                "- Simulated mean completion exceeds the planner's completion time for "
+                f"{', '.join(piled)}: the planner scores one run in isolation, while in "
+                "operation a run that arrives while earlier ones still hold the fleet waits "
+                "for them (first come, first served).")
     unfinished = [p.label for p in sc.plans if p.sim["unfinished"].mean > 0]
     if unfinished:
         out.append(f"- Work was still queued when the window ended for: "
@@ -188,6 +189,41 @@ def _same_deployment(a: PlanOutcome, b: PlanOutcome) -> bool:
         return {k: v.rsplit("/", 1)[0] for k, v in options.items()}
 
     return strip(a.options) == strip(b.options)
+
+
+def _reading() -> list[str]:
+    """Where the two models differ by construction (constants read from the planner)."""
+    from airflow_cloudplan.optimize.demand import (
+        CACHE_HIT_RATIO,
+        CACHE_SIZE_FRACTION,
+        PREDICTIVE_BURST_PENALTY,
+        PREDICTIVE_RESIDUAL,
+    )
+
+    return [
+        "## Where the planner and operation differ by construction", "",
+        "What to look for in the tables below:", "",
+        "- **Runs wait for each other.** The planner's batch latency is the completion time "
+        "of one run on an idle fleet; the simulator queues runs first come, first served, "
+        "so bursty or heavy-tailed submissions add waiting the planner never sees.",
+        "- **Pre-warming has a granularity.** The planner charges a predictive batch plan "
+        f"for each run plus its cold start (× {1 + PREDICTIVE_RESIDUAL:g}); the simulated "
+        "predictive scaler keeps the fleet warm through every forecast window in which a "
+        "run is expected.",
+        "- **Peaks inside the hour.** Online capacity is sized from the profile's hourly "
+        "peak-to-mean; second-scale bursts need capacity the hourly peak does not show, and "
+        "no autoscaler reacts within an evaluation period plus a start-up.",
+        "- **Non-stationary traces read as burstiness.** One inter-arrival cv² over a trace "
+        "with silent hours is huge; the planner's G/G/c p95 and its predictive headroom "
+        f"({PREDICTIVE_RESIDUAL:g} + {PREDICTIVE_BURST_PENALTY:g}·(cv² − 1)) grow with it, "
+        "while the replay only meets the bursts that really happen.",
+        f"- **Cache hits.** The planner credits a cache of {CACHE_SIZE_FRACTION:.0%} of a "
+        f"dataset with {CACHE_HIT_RATIO:.0%} hits; a fill-and-keep cache read by full epochs "
+        "hits what it holds.",
+        "- **Independent items.** Batch-inference items need no synchronisation: the "
+        "simulator list-schedules them on every GPU, while the planner applies the "
+        "data-parallel efficiency to them; and every day's batch is replayed, not the mean.",
+    ]
 
 
 def _summary(ev: Evaluation) -> list[str]:
@@ -276,7 +312,9 @@ def render_markdown(ev: Evaluation, *, img_dir: str = "img/evaluation",
         "serve), runs the autoscaler as it would run, interrupts spot instances, moves bytes "
         "at the catalog's measured inter-region throughput and bills every second of "
         "provisioned capacity, every GB-month and every GB crossing regions at catalog "
-        "prices. Costs are normalised to a month (730 h).", "",
+        "prices. Costs are normalised to a month (730 h). The SLO violation ratio is the "
+        "share of requests slower than the SLO's threshold (a p95 SLO holds while it stays "
+        "≤ 5 %) or the share of runs that miss their deadline.", "",
         "Simulator settings:", "",
         f"- threshold autoscaler: evaluation period {cfg.rules.evaluation_period_s:g} s, "
         f"target utilisation {cfg.rules.target_utilisation:.0%} ± {cfg.rules.tolerance:g}, "
@@ -295,6 +333,7 @@ def render_markdown(ev: Evaluation, *, img_dir: str = "img/evaluation",
         f"{cfg.read_block_mb:g} MB blocks.", "",
         "What the simulator shares with the planner, and therefore does not check:", "",
         *[f"- {a}" for a in ev.shared_assumptions], "",
+        *_reading(), "",
         "## Summary: recommended plan vs each baseline (simulated means)", "",
         *_summary(ev), "",
         "## Model error: the planner's predicted (C, L) against the simulation", "",
