@@ -243,6 +243,14 @@ class _OnlineRun:
         if i_next < self.n or self.queue or self.busy_total:
             self.push(now + self.cfg.rules.evaluation_period_s, _TICK, 0)
 
+    def finished(self, now: float) -> bool:
+        """All work is done: only the autoscaler (until the window ends) may still act.
+
+        Spot interruptions of idle replicas would otherwise go on for ever (every
+        interruption requests a replacement, whose interruption comes later).
+        """
+        return now >= self.horizon or not any(e[2] == _TICK for e in self.events)
+
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> OnlineOutcome:
         period = self.cfg.rules.evaluation_period_s
@@ -278,6 +286,8 @@ class _OnlineRun:
                 self.on_spot(a, now)
             else:
                 self.on_tick(now, i_next)
+            if i_next == n and not self.queue and self.busy_total == 0 and self.finished(now):
+                break
         span = max(self.horizon, self.t_last)
         self.fleet.close(span)
         bill_copies(self.facts, self.meter, span, self.cfg.copy_amortisation_months)
