@@ -122,6 +122,10 @@ def _user(args: argparse.Namespace, seeds: tuple[int, ...], progress: Any,
     if args.plan and args.version:
         raise SpecError("choose one plan", [Problem("--plan and --version both given",
                                                     hint="drop one of them")])
+    if args.store and not args.version:
+        raise SpecError("--store needs --version", [Problem(
+            "a stored plan is named by its version", path="--version",
+            hint="add --version V (see cloudplan plans list)")])
     if args.plan:
         try:
             plan = PlanResult.model_validate_json(Path(args.plan).read_text(encoding="utf-8"))
@@ -162,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError("--arrivals/--plan/--version need --spec", [Problem(
                 "your own traces are evaluated against your spec", path="--spec",
                 hint="add --spec SPEC.yaml")])
+        if args.window_hours is not None and args.window_hours <= 0:
+            raise SpecError("invalid --window-hours", [Problem(
+                f"{args.window_hours:g} is not a positive number of hours",
+                path="--window-hours", hint="e.g. --window-hours 6, or leave it out")])
         window = args.window_hours * 3600.0 if args.window_hours else None
         evaluation = run_builtin(data_dir(args.data), only=_scenarios(args.scenarios),
                                  seeds=seeds, window_s=window, progress=progress,

@@ -128,6 +128,9 @@ def test_bad_input_is_reported_without_writing(tmp_path: Path, capsys) -> None:
           "--stage", "nope"], "no stage 'nope'"),
         (["--data", str(tmp_path)], "traces is not a directory"),
         (["--seeds", "1,-2"], "invalid --seeds"),
+        (["--window-hours", "0"], "invalid --window-hours"),
+        (["--spec", str(spec), "--arrivals", str(arrivals), "--arrival-column", "ts",
+          "--store", str(tmp_path / "store")], "--store needs --version"),
         (["--scenarios", "training,bogus"], "unknown scenario(s) bogus"),
     ]
     for args, message in cases:
