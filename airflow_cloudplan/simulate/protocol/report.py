@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from airflow_cloudplan.report.units import fmt_cost
+from airflow_cloudplan.report.units import fmt_cost, fmt_latency
 from airflow_cloudplan.simulate.protocol.run import (
     Evaluation,
     PlanOutcome,
@@ -38,18 +38,10 @@ def img_name(key: str, what: str) -> str:
 
 
 def dur(seconds: float) -> str:
-    """A duration for people (``∞`` when work never finished)."""
+    """A duration in the project's one latency vocabulary (``∞`` when work never finished)."""
     if not math.isfinite(seconds):
         return "∞"
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:,.1f} d"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:,.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:,.1f} min"
-    if seconds >= 1:
-        return f"{seconds:,.1f} s"
-    return f"{seconds * 1000:,.0f} ms"
+    return fmt_latency(seconds * 1000.0)
 
 
 def _rng(s: Stat, fmt: str) -> str:
