@@ -40,6 +40,12 @@ RULE_REACTION_S = 60.0
 """Evaluation period of a threshold rule: headroom = √cv² · step / (step + 60 s)."""
 MEMORY_HEADROOM = 1.25
 """Measured peak memory × 1.25 is what an instance must hold."""
+DATA_PARALLEL_EFFICIENCY = 0.9
+"""Scaling efficiency per doubling of accelerators in synchronous data-parallel work:
+G devices run S(G) = G·η^log2(G) times faster than one (η = 0.9: 4 GPUs 3.2×, 8 GPUs 5.8×).
+Horovod reports ~90 % efficiency on well-connected clusters; PCIe-only instances (g5, g6)
+synchronise gradients over the host and scale no better, so 0.9 per doubling is the
+documented assumption (docs/models.md §5)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,13 @@ def servers_per_replica(itype: InstanceType, demand: StageDemand) -> int:
         assert itype.accelerator is not None  # narrowed by accelerated()
         return itype.accelerator.count
     return max(1, math.floor(itype.vcpus))
+
+
+def data_parallel_speedup(devices: int) -> float:
+    """S(G) = G·η^log2(G): speed-up of G accelerators over one (η per doubling)."""
+    if devices <= 1:
+        return 1.0
+    return float(devices * DATA_PARALLEL_EFFICIENCY ** math.log2(devices))
 
 
 def service_ms(itype: InstanceType, demand: StageDemand) -> float:

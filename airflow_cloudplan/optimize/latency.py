@@ -16,12 +16,14 @@ The approximation is validated against the discrete-event simulator in
 :mod:`airflow_cloudplan.simulate` (tests/simulate), within 10% over a grid of
 utilisations, burstiness and replica counts (worst 6.9%).
 
-Batch and training stages (§5): completion time = start-up (scaling policy) + compute
-(Amdahl on all vCPUs of replicas_max instances, ÷ accelerator speedup) + reads + writes.
+Batch and training stages (§5): completion time = start-up (scaling policy; none when
+predictive scaling pre-warms) + compute (Amdahl on all vCPUs of replicas_max instances, or
+on an accelerated type data-parallel over its accelerators with
+:func:`~airflow_cloudplan.optimize.demand.data_parallel_speedup`) + reads + writes.
 Reads and writes are timed the same way (by archetype: streams × block / (latency +
 block/throughput), capped by the measured link) on every location of
 :mod:`airflow_cloudplan.dataflow`: reads from each location's region to the stage's,
-writes (outputs, cache fills, checkpoints) from the stage's region to the location's.
+writes (outputs, checkpoints) from the stage's region to the location's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from airflow_cloudplan.model.workload import Archetype
 from airflow_cloudplan.optimize.demand import (
     StageDemand,
     accelerated,
+    data_parallel_speedup,
     data_traffic,
     online_capacity,
     resolve_demand,
@@ -285,11 +288,19 @@ def batch_breakdown(
     itype = cat.instance_type(option.instance_type)
     vcpus = itype.vcpus * option.replicas_max
     p = demand.parallel_fraction
-    compute = demand.vcpu_seconds * ((1.0 - p) + p / vcpus)
     if accelerated(itype, demand):
-        compute /= demand.accelerator_speedup
+        # Data-parallel over the accelerators (not the host's vCPUs): one device does the
+        # work ``accelerator_speedup`` times faster than one vCPU, G devices S(G) faster.
+        assert itype.accelerator is not None  # narrowed by accelerated()
+        devices = itype.accelerator.count * option.replicas_max
+        compute = demand.vcpu_seconds / demand.accelerator_speedup * (
+            (1.0 - p) + p / data_parallel_speedup(devices))
+    else:
+        compute = demand.vcpu_seconds * ((1.0 - p) + p / vcpus)
     startup = 0.0
-    if option.scaling is ScalingPolicy.RULE_BASED or option.replicas_min == 0:
+    # Predictive scaling pre-warms before the run (paid in cost.py): no start-up wait.
+    if option.scaling is ScalingPolicy.RULE_BASED or (
+            option.replicas_min == 0 and option.scaling is not ScalingPolicy.PREDICTIVE):
         startup = tier.capabilities.cold_start_s
         if option.scaling is ScalingPolicy.RULE_BASED and option.replicas_max > 1:
             startup += tier.capabilities.scale_step_s
@@ -339,7 +350,9 @@ def online_breakdown(
     if remote_share > 0:
         delays.append((remote_rtt, remote_share))
     cold_share = 0.0
-    if tier.capabilities.scale_to_zero and option.replicas_min == 0 and demand.mean_rps > 0:
+    pre_warmed = option.scaling is ScalingPolicy.PREDICTIVE
+    if (tier.capabilities.scale_to_zero and option.replicas_min == 0 and demand.mean_rps > 0
+            and not pre_warmed):
         cold_share = math.exp(-demand.mean_rps * KEEP_WARM_S)
         if cold_share > 1e-9:
             delays.append((tier.capabilities.cold_start_s * 1000.0, cold_share))
