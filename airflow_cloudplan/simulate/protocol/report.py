@@ -185,9 +185,8 @@ def _same_deployment(a: PlanOutcome, b: PlanOutcome) -> bool:
 
 def _reading() -> list[str]:
     """Where the two models differ by construction (constants read from the planner)."""
+    from airflow_cloudplan.dataflow.locations import CACHE_HIT_RATIO, CACHE_SIZE_FRACTION
     from airflow_cloudplan.optimize.demand import (
-        CACHE_HIT_RATIO,
-        CACHE_SIZE_FRACTION,
         PREDICTIVE_BURST_PENALTY,
         PREDICTIVE_RESIDUAL,
     )

@@ -76,7 +76,7 @@ def plan_readiness(inp: PlanningInput, plan: EvaluatedPlan, *,
     ready = total = 0
     for p in ctx.placements:
         metrics = Signal.METRICS in p.emitted_signals
-        for slo in slos_of(p, ctx.pipeline_name, settings.online_latency_target):
+        for slo in slos_of(ctx, p):
             total += 1
             runbooks = all(f"runbook:{p.name}:{slo.alert_name(s)}" in evidence
                            for s in severities)
