@@ -155,7 +155,8 @@ class FsspecStore:
         self.fs = filesystem if filesystem is not None else fsspec_filesystem(scheme)
 
     def _path(self, uri: str) -> str:
-        return str(self.fs._strip_protocol(uri))
+        bare = uri.split("://", 1)[1] if "://" in uri else uri
+        return str(self.fs._strip_protocol(bare))
 
     def _uri(self, path: str) -> str:
         return f"{self.scheme}://{path.lstrip('/')}"
