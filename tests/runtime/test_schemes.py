@@ -108,7 +108,7 @@ def test_gs_goes_through_fsspec_and_the_audit_names_the_object_written(
     assert access.list_keys("reports") == ["day=1/out.txt"]
     (write, read, listed) = JsonlAuditStore(tmp_path / "audit.jsonl").records()
     assert write.uri == "gs://bucket/reports/day=1/out.txt" and read.uri == write.uri
-    assert listed.uri == "gs://bucket/reports"
+    assert listed.uri == "gs://bucket/reports/"
 
 
 def test_relative_local_datasets_are_audited_at_their_absolute_location(
