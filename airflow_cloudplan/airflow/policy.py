@@ -107,11 +107,11 @@ def vet_settings(settings: AirflowTaskSettings, executors: set[str],
                         "pool and pool_slots left unchanged (run `cloudplan apply`)")
     if queue_unserved:
         warnings.append(f"{where}: queue '{settings.queue}' had no live Celery worker when "
-                        "the plan was applied; queue left unchanged (start a worker on it "
-                        "and apply again)")
+                        "the plan was applied; queue and executor left unchanged (start a "
+                        "worker on it and apply again)")
     else:
         changes["queue"] = settings.queue
-    if settings.executor is not None:
+    if settings.executor is not None and not queue_unserved:
         if settings.executor in executors:
             changes["executor"] = settings.executor
         else:

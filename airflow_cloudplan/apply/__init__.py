@@ -108,6 +108,9 @@ def verify(api: AirflowApi, settings: AirflowSettings, *, timeout_s: float = 120
                 if got is None:
                     mismatches.append(f"{dag_id}.{task_id}: task not found")
                     continue
+                if "queue" not in fields and got.get("queue") in unserved_queues:
+                    mismatches.append(f"{dag_id}.{task_id}.queue: {got.get('queue')!r} has "
+                                      "no live worker but was set")
                 for f, want in fields.items():
                     have = got.get(f)
                     if have != want and not (isinstance(have, float) and have == float(want)):

@@ -103,8 +103,8 @@ OUTCOME_TABLE: tuple[OutcomeRow, ...] = (
                "ERROR, exception recorded", "runs +1, duration", "pushed, errors=1"),
     OutcomeRow("the task is killed from outside (SIGTERM → `on_kill`, "
                "`AirflowTaskTerminated`)", "failed / as set from outside", Outcome.KILLED,
-               "ERROR, `killed externally`", "runs +1, duration",
-               "pushed at once, errors=1"),
+               "ERROR, `killed externally` (closed at once, in the signal handler)",
+               "runs +1, duration", "pushed when the task's code returns, errors=1"),
 )
 """Every way a stage run ends; ``docs/operators.md`` shows :func:`outcome_table_markdown`."""
 

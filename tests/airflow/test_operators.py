@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -262,3 +263,60 @@ def test_validate_operator_checks_its_arguments() -> None:
                              expectations=[{"type": "expect_x"}], reads={"model": "/m"})
         with pytest.raises(SpecError, match="always kind 'train'"):
             TrainOperator(task_id="t", pipeline="demo", kind="serve", python_callable=print)
+
+
+def write_report(ctx: Any) -> str:
+    return ctx.data.write_bytes("reports", "out.txt", b"report")
+
+
+def test_an_unserved_scheme_fails_the_task_and_writes_nothing_locally(
+    airflow_db: Path, cloudplan_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    pytest.importorskip("fsspec")
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here: gs:// would be served")
+    monkeypatch.chdir(tmp_path)
+    with DAG("cp_ops_gs", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        TransformOperator(task_id="export", pipeline="demo", python_callable=write_report,
+                          writes={"reports": "gs://bucket/reports/"}, retries=2)
+    run = run_in_memory_dag(dag)
+    assert _states(run) == {"export": "failed"}  # at once: retrying cannot install gcsfs
+    assert not (tmp_path / "gs:").exists()
+    audit = cloudplan_home / "audit.jsonl"
+    assert not audit.exists() or JsonlAuditStore(audit).records() == []
+
+
+def test_an_unknown_scheme_is_refused_when_the_dag_is_parsed() -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    with DAG("cp_ops_scheme", schedule=None), pytest.raises(SpecError) as err:
+        TransformOperator(task_id="export", pipeline="demo", python_callable=write_report,
+                          writes={"reports": "hdfs://cluster/reports/"})
+    assert "dataset 'reports'" in str(err.value) and "s3://" in str(err.value)
+
+
+def test_stages_read_the_otel_settings_the_policy_set_on_the_task(
+    airflow_db: Path, cloudplan_home: Path, otel: tuple[Any, Any]
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    exporter, _ = otel
+    with DAG("cp_ops_task_otel", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        task = TransformOperator(task_id="t", pipeline="demo", python_callable=lambda ctx: 1)
+    task.cloudplan_otel = {"plan_version": "v9", "attr.team": "ml", "detail": "full"}
+    run = run_in_memory_dag(dag)
+    assert _states(run) == {"t": "success"}
+    (span,) = [s for s in exporter.get_finished_spans()
+               if s.attributes.get("airflow.dag_id") == "cp_ops_task_otel"
+               and s.name == "cloudplan.stage.t"]
+    assert (span.attributes["team"], span.attributes["cloudplan.plan.version"]) == ("ml", "v9")
+    assert _xcom(airflow_db, "cp_ops_task_otel", "cloudplan_stage_metrics")["t"][
+        "plan_version"] == "v9"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from collections.abc import Iterator
@@ -141,3 +142,38 @@ def test_write_frame_takes_the_key_before_the_data_and_still_accepts_the_old_ord
     assert access.meter.rows_written == 6
     with pytest.raises(TypeError, match=r"write_frame\(dataset, key, frame\)"):
         access.write_frame("reports", "only-a-key.csv")
+
+
+def _documented(signature: inspect.Signature) -> str:
+    """A signature as docs/operators.md writes it (no self, string annotations bare)."""
+    parts: list[str] = []
+    star = False
+    for p in signature.parameters.values():
+        if p.name == "self":
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        text = f"{p.name}: {p.annotation}"
+        if p.default is not p.empty:
+            text += " = " + (f'"{p.default}"' if isinstance(p.default, str) else str(p.default))
+        parts.append(text)
+    return f"({', '.join(parts)}) -> {signature.return_annotation}"
+
+
+def test_docs_list_every_data_access_helper_with_its_signature() -> None:
+    import typing
+
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "operators.md").read_text()
+    block = doc.split("takes the key before\nthe data:\n\n```python\n", 1)[1].split("```")[0]
+    documented = {line.split("  #")[0].strip() for line in block.splitlines() if line}
+    public = [n for n in vars(DataAccess) if not n.startswith("_") and n != "observe"
+              and callable(getattr(DataAccess, n))]
+    expected = set()
+    for name in public:
+        fn = getattr(DataAccess, name)
+        variants = typing.get_overloads(fn) or [fn]
+        expected.update(f"{name}{_documented(inspect.signature(v))}" for v in variants)
+    assert documented == expected
