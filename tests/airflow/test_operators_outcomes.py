@@ -72,12 +72,12 @@ def test_success_span_is_a_child_of_the_tasks_span_with_airflows_attributes(
     from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk import DAG
 
-    from airflow_cloudplan.airflow.operators import as_stage
+    from airflow_cloudplan.airflow.operators import StageOperator
 
     exporter, reader = otel
     with DAG("cp_out_success", schedule=None, start_date=START) as dag:
-        as_stage(BashOperator(task_id="work", bash_command="echo ok"), pipeline="out-success",
-                 kind="transform")
+        StageOperator(operator=BashOperator(task_id="work", bash_command="echo ok"),
+                      pipeline="out-success", kind="transform")
     run = run_in_memory_dag(dag)
     assert states(run) == {"work": "success"}
     (span,) = stage_spans(exporter, "cp_out_success", "work")
@@ -102,13 +102,13 @@ def test_a_branch_is_a_success_that_names_the_skipped_tasks(
     from airflow.providers.standard.operators.python import BranchPythonOperator
     from airflow.sdk import DAG
 
-    from airflow_cloudplan.airflow.operators import as_stage
+    from airflow_cloudplan.airflow.operators import StageOperator
 
     exporter, reader = otel
     with DAG("cp_out_branch", schedule=None, start_date=START) as dag:
         branch = BranchPythonOperator(task_id="choose", python_callable=lambda: "left")
         branch >> [EmptyOperator(task_id="left"), EmptyOperator(task_id="right")]
-        as_stage(branch, pipeline="out-branch", kind="transform")
+        StageOperator(operator=branch, pipeline="out-branch", kind="transform")
     run = run_in_memory_dag(dag)
     assert states(run) == {"choose": "success", "left": "success", "right": "skipped"}
     (span,) = stage_spans(exporter, "cp_out_branch", "choose")
