@@ -136,13 +136,7 @@ class StageProgress(Frozen):
     suspended_s: float = Field(default=0.0, ge=0)
     cpu_seconds: float = Field(default=0.0, ge=0)
     peak_memory_mb: float = Field(default=0.0, ge=0)
-    bytes_read: float = 0.0
-    bytes_written: float = 0.0
-    rows_read: float = 0.0
-    rows_written: float = 0.0
-    read_ops: float = 0.0
-    write_ops: float = 0.0
-    list_ops: float = 0.0
+    io: dict[str, float] = Field(default_factory=dict, description="IOMeter counts so far")
     extra: dict[str, float] = Field(default_factory=dict)
     links: tuple[tuple[str, str], ...] = Field(
         default=(), description="hex (trace id, span id) of the earlier segments' spans")
@@ -150,6 +144,12 @@ class StageProgress(Frozen):
 
 IO_FIELDS = ("bytes_read", "bytes_written", "rows_read", "rows_written", "read_ops",
              "write_ops", "list_ops")
+
+
+def _io_so_far(meter: Any, progress: StageProgress | None) -> dict[str, float]:
+    """The I/O counts of this segment plus the earlier segments' (a resumed run)."""
+    before = progress.io if progress else {}
+    return {f: float(getattr(meter, f)) + before.get(f, 0.0) for f in IO_FIELDS}
 
 
 def classify_as_failure(error: BaseException) -> Classified:
@@ -333,7 +333,7 @@ class StageExecution:
                  whole_run: bool) -> StageRunMetrics:
         m = self.ctx.data.meter
         p = self.progress if whole_run else None
-        io = {f: float(getattr(m, f)) + (getattr(p, f) if p else 0.0) for f in IO_FIELDS}
+        io = _io_so_far(m, p)
         suspended = 0.0
         if p is not None:
             wall = max(wall, time.time() - p.started_at)
@@ -380,7 +380,7 @@ class StageExecution:
             peak_memory_mb=max(segment.peak_memory_mb, p.peak_memory_mb if p else 0.0),
             extra={**(p.extra if p else {}), **self.ctx.metrics.extra},
             links=links,
-            **{f: float(getattr(m, f)) + (getattr(p, f) if p else 0.0) for f in IO_FIELDS},
+            io=_io_so_far(m, p),
         )
 
     def _log(self, run: StageRunMetrics, outcome: Outcome) -> None:
@@ -405,16 +405,13 @@ def run_stage(
     publish: Callable[[StageRunMetrics], None],
     airflow_context: Mapping[str, Any] | None = None,
     logger: logging.Logger | None = None,
-    classify: Callable[[BaseException], Classified] | None = None,
-    progress: StageProgress | None = None,
-    suspend: Callable[[StageProgress], None] | None = None,
-    parent: Context | None = None,
-    span_attributes: Mapping[str, Any] | None = None,
 ) -> StageRun[T]:
-    """Run ``work`` as one instrumented, audited, measured stage run (or segment of one)."""
-    execution = StageExecution(
+    """Run ``work`` as one instrumented, audited, measured stage run.
+
+    Every exception counts as a failure here; the Airflow layer uses
+    :class:`StageExecution` directly for Airflow's outcomes, deferral and kills.
+    """
+    return StageExecution(
         declaration=declaration, settings=settings, data=data, publish=publish,
-        airflow_context=airflow_context, logger=logger, classify=classify,
-        progress=progress, suspend=suspend, parent=parent, span_attributes=span_attributes,
-    )
-    return execution.run(work)
+        airflow_context=airflow_context, logger=logger,
+    ).run(work)
