@@ -24,7 +24,6 @@ thing and returns ``existing``, turned into a stage.
 
 from __future__ import annotations
 
-import getpass
 import inspect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -218,11 +217,6 @@ class StageOperator(BaseOperator):
         from airflow_cloudplan.airflow.operators.execution import kill_running_stage
 
         kill_running_stage(self)
-
-    @property
-    def identity_for_audit(self) -> str:
-        """The identity to audit when no connection is involved."""
-        return self.identity or f"local:{getpass.getuser()}"
 
 
 def _takes_stage_context(fn: Callable[..., Any]) -> bool:
