@@ -266,12 +266,13 @@ def test_mapped_tasks_become_stages_for_every_expanded_copy(
     assert xcoms("layout_mapping", "return_value", run.run_id)["total"] == 150
 
 
-@pytest.mark.parametrize("case", ["twice", "uncalled_taskflow", "not_a_task", "rename"])
+@pytest.mark.parametrize("case", ["twice", "uncalled_taskflow", "not_a_task", "rename",
+                                  "own_work_args"])
 def test_a_wrap_that_cannot_be_done_safely_fails_at_parse_time_with_the_fix(case: str) -> None:
     from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk import DAG, task
 
-    from airflow_cloudplan.airflow.operators import StageOperator, as_stage
+    from airflow_cloudplan.airflow.operators import StageOperator, ValidateOperator, as_stage
 
     @task
     def make() -> int:
@@ -286,6 +287,9 @@ def test_a_wrap_that_cannot_be_done_safely_fails_at_parse_time_with_the_fix(case
                 as_stage(make, kind="transform")
             elif case == "not_a_task":
                 as_stage(print, kind="transform")
+            elif case == "own_work_args":  # a wrapped operator does not run a GX suite
+                ValidateOperator(operator=op, pipeline="demo", dataset="features",
+                                 expectations=[{"type": "expect_x"}])
             else:
                 StageOperator(task_id="other", pipeline="demo", kind="transform", operator=op)
     assert "Fix:" in str(err.value)
