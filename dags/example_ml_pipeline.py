@@ -78,7 +78,7 @@ def ingest(ctx: Any) -> dict[str, int]:
     # Upstream systems resend some events and drop some fields: 7 duplicates, 4 gaps.
     frame = pd.concat([frame, frame.iloc[:7]], ignore_index=True)
     frame.loc[[11, 42, 99, 300], "mean_texture"] = None
-    ctx.data.write_frame("raw_events", frame, key="events.csv")
+    ctx.data.write_frame("raw_events", "events.csv", frame)
     return {"rows": len(frame)}
 
 
@@ -88,7 +88,7 @@ def transform(ctx: Any) -> dict[str, int]:
     clean = raw.drop_duplicates(subset="event_id").reset_index(drop=True)
     numeric = clean.columns.drop(["event_id", "label"])
     clean[numeric] = clean[numeric].fillna(clean[numeric].median())
-    ctx.data.write_frame("clean_events", clean)
+    ctx.data.write_frame("clean_events", "data.csv", clean)
     return {"rows_in": len(raw), "rows_out": len(clean)}
 
 
@@ -105,7 +105,7 @@ def features(ctx: Any) -> dict[str, int]:
     numeric = [c for c in clean.columns if c not in ("event_id", "label", "split")]
     mean, std = train[numeric].mean(), train[numeric].std().replace(0, 1)
     clean[numeric] = (clean[numeric] - mean) / std
-    ctx.data.write_frame("features", clean)
+    ctx.data.write_frame("features", "data.csv", clean)
     ctx.data.write_json("features", "scaler.json", {"mean": mean.to_dict(), "std": std.to_dict()})
     return {"train": int((clean["split"] == "train").sum()), "score": len(clean) - len(train)}
 
@@ -164,7 +164,7 @@ def batch_inference(ctx: Any) -> dict[str, int]:
     out["score"] = model.predict_proba(frame[cols].to_numpy())[:, 1]
     out["prediction"] = (out["score"] >= 0.5).astype(int)
     out["model_version"] = version
-    ctx.data.write_frame("predictions", out)
+    ctx.data.write_frame("predictions", "data.csv", out)
     return {"scored": len(out)}
 
 

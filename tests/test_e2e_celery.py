@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -261,3 +262,45 @@ def test_unconfigured_executor_falls_back_to_default(celery_airflow: CeleryAirfl
     assert cluster.launched_by(run_id, "managed") == "scheduler"
     assert run_id not in cluster.worker_log.read_text(errors="replace")
     _assert_unmanaged_on_default(cluster, run_id, tis["unmanaged"])
+
+
+def test_apply_refuses_a_plan_whose_celery_queue_no_worker_serves(
+        celery_airflow: CeleryAirflow, broker_db: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_cloudplan.errors import ApplyError
+
+    cluster = celery_airflow
+    monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL",
+                       f"redis://{REDIS_HOST}:{REDIS_PORT}/{broker_db}")
+    before = cluster.store.active(PIPELINE)
+    unserved = f"cp-{REGION}-gpu"
+    version, _plan = _store_plan(cluster.store, executor="CeleryExecutor", queue=unserved)
+    with pytest.raises(ApplyError, match=f"queue '{unserved}' has no consumer"):
+        apply_plan(cluster.store, version, cluster.demo.api, cluster.cache,
+                   executors="LocalExecutor,CeleryExecutor", verify_timeout_s=120)
+    assert cluster.store.active(PIPELINE) == before  # nothing moved
+
+
+def test_an_unserved_queue_applied_anyway_is_left_unchanged_and_the_task_runs(
+        celery_airflow: CeleryAirflow, broker_db: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = celery_airflow
+    monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL",
+                       f"redis://{REDIS_HOST}:{REDIS_PORT}/{broker_db}")
+    unserved = f"cp-{REGION}-gpu"
+    version, _plan = _store_plan(cluster.store, executor="CeleryExecutor", queue=unserved)
+    report = apply_plan(cluster.store, version, cluster.demo.api, cluster.cache,
+                        executors="LocalExecutor,CeleryExecutor", allow_unserved_queues=True,
+                        verify_timeout_s=120)
+    assert report.queues_unserved == (unserved,)
+    # verify() cannot tell "left unchanged" from "not re-parsed yet" (pool and priority
+    # equal the previous plan's): wait for the task to show its own queue again.
+    deadline = time.monotonic() + 120
+    while cluster.demo.api.tasks(DAG_ID)["managed"]["queue"] != "default":
+        assert time.monotonic() < deadline, "the managed task never got its own queue back"
+        time.sleep(1)
+    run_id, tis = cluster.run()  # not stranded on a queue nobody consumes
+    managed = tis["managed"]
+    assert managed["state"] == "success"
+    assert managed["queue"] == "default"
+    assert managed["executor"] in (None, "LocalExecutor")
+    assert managed["pool"] == POOL
+    assert cluster.launched_by(run_id, "managed") == "scheduler"

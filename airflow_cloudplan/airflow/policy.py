@@ -7,9 +7,11 @@ task's ``pool``, ``pool_slots``, ``queue``, ``executor``, ``executor_config``,
 DAGs with managed tasks get the ``cloudplan`` tag.
 
 Airflow does not validate what a policy sets: an unknown executor leaves tasks
-``scheduled`` forever, and ``pool_slots`` larger than the pool never runs. So every
-setting is checked first (:func:`vet_settings`) and a bad one is skipped with a logged
-warning — a plan must never break parsing or strand tasks.
+``scheduled`` forever, ``pool_slots`` larger than the pool never runs, and a Celery
+queue no worker consumes leaves tasks ``queued`` forever. So every setting is checked
+first (:func:`vet_settings`) and a bad one is skipped with a logged warning — a plan must
+never break parsing or strand tasks. Queues are checked by apply, which asks the Celery
+workers; a queue apply recorded as unserved is left unchanged here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MANAGED_TAG = "cloudplan"
 
-_cache_memo: dict[str, Any] = {"key": None, "index": {}, "pools": set()}
+_cache_memo: dict[str, Any] = {"key": None, "index": {}, "pools": set(), "unserved": set()}
 
 
 def plan_cache_path() -> Path:
@@ -54,7 +56,11 @@ def configured_executors() -> set[str]:
 
 
 def _active_index() -> tuple[dict[tuple[str, str], AirflowTaskSettings], set[str]]:
-    """(dag_id, task_id) -> settings, and the pools apply created; memoised by mtime."""
+    """(dag_id, task_id) -> settings, and the pools apply created; memoised by mtime.
+
+    Also memoises (in ``_cache_memo["unserved"]``) the tasks whose planned queue apply
+    recorded as having no live consumer.
+    """
     from airflow_cloudplan.store.cache import read_cache
 
     path = plan_cache_path()
@@ -71,17 +77,21 @@ def _active_index() -> tuple[dict[tuple[str, str], AirflowTaskSettings], set[str
             cache = None
         index: dict[tuple[str, str], AirflowTaskSettings] = {}
         pools: set[str] = set()
+        unserved: set[tuple[str, str]] = set()
         if cache:
             for cached in cache.pipelines.values():
                 pools.update(p.name for p in cached.airflow.pools)
                 for t in cached.airflow.tasks:
                     index[(t.dag_id, t.task_id)] = t
-        _cache_memo.update(key=key, index=index, pools=pools)
+                    if t.queue in cached.unserved_queues:
+                        unserved.add((t.dag_id, t.task_id))
+        _cache_memo.update(key=key, index=index, pools=pools, unserved=unserved)
     return _cache_memo["index"], _cache_memo["pools"]
 
 
 def vet_settings(settings: AirflowTaskSettings, executors: set[str],
-                 pools: set[str]) -> tuple[dict[str, Any], list[str]]:
+                 pools: set[str], *, queue_unserved: bool = False,
+                 ) -> tuple[dict[str, Any], list[str]]:
     """The attribute values that are safe to set, and a warning for each one refused."""
     changes: dict[str, Any] = {}
     warnings: list[str] = []
@@ -95,8 +105,13 @@ def vet_settings(settings: AirflowTaskSettings, executors: set[str],
     else:
         warnings.append(f"{where}: pool '{settings.pool}' was not created by apply; "
                         "pool and pool_slots left unchanged (run `cloudplan apply`)")
-    changes["queue"] = settings.queue
-    if settings.executor is not None:
+    if queue_unserved:
+        warnings.append(f"{where}: queue '{settings.queue}' had no live Celery worker when "
+                        "the plan was applied; queue and executor left unchanged (start a "
+                        "worker on it and apply again)")
+    else:
+        changes["queue"] = settings.queue
+    if settings.executor is not None and not queue_unserved:
         if settings.executor in executors:
             changes["executor"] = settings.executor
         else:
@@ -143,7 +158,9 @@ def task_policy(task: Any) -> None:
     settings = index.get((dag_id, task.task_id)) if dag_id else None
     if settings is None:
         return
-    changes, warnings = vet_settings(settings, configured_executors(), pools)
+    unserved = (dag_id, task.task_id) in _cache_memo["unserved"]
+    changes, warnings = vet_settings(settings, configured_executors(), pools,
+                                     queue_unserved=unserved)
     for w in warnings:
         log.warning("cloudplan: %s", w)
     for attr, value in changes.items():

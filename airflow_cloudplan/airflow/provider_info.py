@@ -125,7 +125,7 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the distribution and its ``[cloudplan]`` configuration section."""
+    """Describe the distribution, its ``[cloudplan]`` section, connections and ``@task.stage``."""
     from airflow_cloudplan import __version__
 
     options = {
@@ -143,4 +143,8 @@ def get_provider_info() -> dict[str, Any]:
         "config": {"cloudplan": {"description": "Settings of the airflow_cloudplan plugin.",
                                  "options": options}},
         "connection-types": CONNECTION_TYPES,
+        "task-decorators": [
+            {"name": "stage",
+             "class-name": "airflow_cloudplan.airflow.operators.decorator.stage_task"},
+        ],
     }

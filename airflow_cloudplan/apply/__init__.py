@@ -2,6 +2,9 @@
 
 Order matters so nothing is ever half-applied:
 
+0. every planned Celery queue must have a live consumer (:mod:`.queues`); otherwise
+   apply refuses before touching anything (or, when told to, records the unserved
+   queues so the policy leaves those tasks' ``queue`` unchanged);
 1. pools are created/updated first (bulk REST call, idempotent); the previous state of
    every touched pool is kept;
 2. the pipeline's active pointer moves (compare-and-swap) and the parse-time cache file
@@ -19,6 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_cloudplan.apply.queues import (
+    Inspector,
+    QueueReport,
+    airflow_celery_inspector,
+    celery_queues,
+    check_queues,
+    parse_executors,
+    unserved_error,
+)
 from airflow_cloudplan.apply.rest import AirflowApi
 from airflow_cloudplan.errors import ApplyError, CloudplanError, Problem
 from airflow_cloudplan.model.catalog import Frozen
@@ -46,6 +58,8 @@ class ApplyReport(Frozen):
     pools_deleted: tuple[str, ...] = ()
     dags_verified: tuple[str, ...]
     mismatches: tuple[str, ...] = ()
+    queues_served: tuple[str, ...] = ()
+    queues_unserved: tuple[str, ...] = ()
 
 
 def settings_of(plan: PlanResult) -> AirflowSettings:
@@ -59,22 +73,28 @@ def settings_of(plan: PlanResult) -> AirflowSettings:
     return plan.airflow
 
 
-def expected_task_state(settings: AirflowSettings) -> dict[str, dict[str, dict[str, Any]]]:
-    """dag_id -> task_id -> the REST-visible fields the policy must have set."""
+def expected_task_state(settings: AirflowSettings, unserved_queues: frozenset[str] = frozenset()
+                        ) -> dict[str, dict[str, dict[str, Any]]]:
+    """dag_id -> task_id -> the REST-visible fields the policy must have set.
+
+    A queue apply recorded as unserved is left as it was, so it is not expected.
+    """
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for t in settings.tasks:
-        out.setdefault(t.dag_id, {})[t.task_id] = {
-            "pool": t.pool, "pool_slots": t.pool_slots, "queue": t.queue,
-            "priority_weight": t.priority_weight,
-        }
+        fields: dict[str, Any] = {"pool": t.pool, "pool_slots": t.pool_slots,
+                                  "priority_weight": t.priority_weight}
+        if t.queue not in unserved_queues:
+            fields["queue"] = t.queue
+        out.setdefault(t.dag_id, {})[t.task_id] = fields
     return out
 
 
 def verify(api: AirflowApi, settings: AirflowSettings, *, timeout_s: float = 120.0,
            poll_s: float = 2.0, reparse: bool = True,
-           sleep: Callable[[float], None] = time.sleep) -> list[str]:
+           sleep: Callable[[float], None] = time.sleep,
+           unserved_queues: frozenset[str] = frozenset()) -> list[str]:
     """Re-parse managed DAGs and wait until their tasks carry the plan; return mismatches."""
-    expected = expected_task_state(settings)
+    expected = expected_task_state(settings, unserved_queues)
     if reparse:
         for dag_id in expected:
             api.reparse(dag_id)
@@ -88,6 +108,9 @@ def verify(api: AirflowApi, settings: AirflowSettings, *, timeout_s: float = 120
                 if got is None:
                     mismatches.append(f"{dag_id}.{task_id}: task not found")
                     continue
+                if "queue" not in fields and got.get("queue") in unserved_queues:
+                    mismatches.append(f"{dag_id}.{task_id}.queue: {got.get('queue')!r} has "
+                                      "no live worker but was set")
                 for f, want in fields.items():
                     have = got.get(f)
                     if have != want and not (isinstance(have, float) and have == float(want)):
@@ -97,13 +120,44 @@ def verify(api: AirflowApi, settings: AirflowSettings, *, timeout_s: float = 120
         sleep(poll_s)
 
 
+def planned_queue_report(settings: AirflowSettings, *, executors: str | None = None,
+                         inspector: Inspector | None = None,
+                         timeout_s: float = 10.0) -> QueueReport:
+    """Which of the plan's Celery queues have live consumers in this deployment.
+
+    ``executors`` is the ``[core] executor`` value (default: this process's Airflow
+    configuration); ``inspector`` asks the workers (default: Celery through the
+    configured broker, built only when the plan has Celery queues).
+    """
+    if executors is None:
+        from airflow.configuration import conf
+
+        executors = str(conf.get("core", "executor", fallback="LocalExecutor"))
+    planned = celery_queues(settings, parse_executors(executors))
+    if not planned:
+        return QueueReport()
+    return check_queues(planned, inspector or airflow_celery_inspector(), timeout_s=timeout_s)
+
+
 def apply_plan(store: PlanStore, version: str, api: AirflowApi, cache_path: Path, *,
                actor: str = "cloudplan", delete_unused_pools: bool = False,
-               verify_timeout_s: float = 120.0) -> ApplyReport:
-    """Apply a stored plan version end to end (pools → pointer + cache → verify)."""
+               verify_timeout_s: float = 120.0, allow_unserved_queues: bool = False,
+               executors: str | None = None, queue_inspector: Inspector | None = None,
+               queue_timeout_s: float = 10.0) -> ApplyReport:
+    """Apply a stored plan version end to end (queues → pools → pointer + cache → verify).
+
+    Refuses (changing nothing) when a planned Celery queue has no live consumer, unless
+    ``allow_unserved_queues``: then those queues are recorded and left unchanged on their
+    tasks by the cluster policy.
+    """
     full = store.resolve(version)
     plan = store.get(full)
     settings = settings_of(plan)
+    queues = planned_queue_report(settings, executors=executors, inspector=queue_inspector,
+                                  timeout_s=queue_timeout_s)
+    if queues.unserved and not allow_unserved_queues:
+        raise unserved_error(queues)
+    unserved = frozenset(queues.unserved)
     pointer = store.active(plan.pipeline)
     previous = pointer.version if pointer else None
     before_pools = api.pools()
@@ -115,8 +169,10 @@ def apply_plan(store: PlanStore, version: str, api: AirflowApi, cache_path: Path
         api.upsert_pools(wanted)
         store.activate(plan.pipeline, full, expected=previous, actor=actor)
         write_cache(cache_path, with_pipeline(
-            old_cache, plan.pipeline, CachedPlan(version=full, airflow=settings)))
-        mismatches = verify(api, settings, timeout_s=verify_timeout_s)
+            old_cache, plan.pipeline, CachedPlan(version=full, airflow=settings,
+                                                 unserved_queues=tuple(sorted(unserved)))))
+        mismatches = verify(api, settings, timeout_s=verify_timeout_s,
+                            unserved_queues=unserved)
         if mismatches:
             raise ApplyError(
                 f"plan {full[:12]} did not take effect; rolled back",
@@ -138,7 +194,9 @@ def apply_plan(store: PlanStore, version: str, api: AirflowApi, cache_path: Path
     return ApplyReport(pipeline=plan.pipeline, version=full, previous=previous,
                        pools_upserted=tuple(sorted(in_use)), pools_unused=unused,
                        pools_deleted=deleted,
-                       dags_verified=tuple(sorted(expected_task_state(settings))))
+                       dags_verified=tuple(sorted(expected_task_state(settings))),
+                       queues_served=tuple(sorted(queues.served)),
+                       queues_unserved=tuple(sorted(unserved)))
 
 
 def _owned_by(pool: dict[str, Any], pipeline: str) -> bool:
@@ -195,7 +253,9 @@ def rollback(store: PlanStore, pipeline: str, api: AirflowApi, cache_path: Path,
                          [Problem(f"only {pointer.version[:12]} was ever applied",
                                   hint=f"give a version: `cloudplan rollback {pipeline} "
                                        "VERSION`")])
-    report = apply_plan(store, target, api, cache_path, actor=actor)
+    # A rollback never waits for workers: unserved queues are recorded and left unchanged.
+    report = apply_plan(store, target, api, cache_path, actor=actor,
+                        allow_unserved_queues=True)
     store.record(pipeline, "rolled_back", report.version, actor=actor,
                  note=f"from {pointer.version[:12]}")
     return report

@@ -402,6 +402,11 @@ class StageRunMetrics(Frozen):
     accelerator_utilisation: float | None = Field(default=None, ge=0, le=1)
     errors: int = Field(default=0, ge=0)
     plan_version: str | None = None
+    outcome: str = Field(
+        default="success", pattern="^(success|skipped|failure|retry|killed)$",
+        description="how the attempt ended (runtime.outcome.Outcome)")
+    suspended_s: NonNegFloat = Field(
+        default=0.0, description="of duration_s, time spent deferred in the triggerer")
 
 
 class ProfileSet(Frozen):

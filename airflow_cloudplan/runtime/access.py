@@ -29,9 +29,10 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from airflow_cloudplan.errors import CloudplanError, Problem, did_you_mean
 from airflow_cloudplan.model.plan import AccessStrategy
@@ -50,6 +51,32 @@ MANY_OPS = 32
 
 class UndeclaredAccessError(CloudplanError):
     """A stage touched a dataset (or a key) outside what it declared."""
+
+
+def _frame_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """(key, frame) from ``write_frame``'s arguments, old order accepted with a warning."""
+    key = kwargs.pop("key", None)
+    frame = kwargs.pop("frame", None)
+    if kwargs:
+        raise TypeError(f"write_frame() got unexpected arguments {sorted(kwargs)}")
+    rest = list(args)
+    if rest and not isinstance(rest[0], str):  # old order: (dataset, frame, key=...)
+        warnings.warn(
+            "write_frame(dataset, frame, key=...) is deprecated: the key comes before the "
+            "data as in write_bytes/write_json — call write_frame(dataset, key, frame) or "
+            "write_frame(dataset, frame=frame)", DeprecationWarning, stacklevel=3)
+        frame = rest.pop(0)
+        if rest:
+            key = rest.pop(0)
+    else:
+        if rest:
+            key = rest.pop(0)
+        if rest:
+            frame = rest.pop(0)
+    if rest or frame is None or (key is not None and not isinstance(key, str)):
+        raise TypeError("call write_frame(dataset, key, frame) or write_frame(dataset, "
+                        "frame=frame[, key='data.csv'])")
+    return key or "data.csv", frame
 
 
 @dataclass
@@ -155,13 +182,17 @@ class DataAccess:
         return data
 
     def write_bytes(self, dataset: str, key: str, data: bytes) -> str:
-        """Write one object of a declared output dataset; returns its primary URI."""
+        """Write one object of a declared output dataset; returns the URI written.
+
+        The audit record names the location actually written (an absolute path for a
+        relative local dataset).
+        """
         ds = self._authorise(AccessAction.WRITE, dataset, key)
-        uri = self._primary_uri(ds, key)
-        self.stores.for_uri(uri).put(uri, data)
+        target = self._primary_uri(ds, key)
+        uri = self.stores.for_uri(target).put(target, data)
         self._audit(AccessAction.WRITE, ds.name, "object", uri, nbytes=len(data))
-        for via, copy_uri in self._copies(ds, key):
-            self.stores.for_uri(copy_uri).put(copy_uri, data)
+        for via, copy_target in self._copies(ds, key):
+            copy_uri = self.stores.for_uri(copy_target).put(copy_target, data)
             self._audit(AccessAction.WRITE, ds.name, "object", copy_uri, via=via,
                         nbytes=len(data))
         self.meter.bytes_written += len(data)
@@ -187,8 +218,21 @@ class DataAccess:
         self.meter.rows_read += len(frame)
         return frame
 
-    def write_frame(self, dataset: str, frame: pd.DataFrame, key: str = "data.csv") -> str:
-        """Write a DataFrame as CSV (rows counted)."""
+    @overload
+    def write_frame(self, dataset: str, key: str, frame: pd.DataFrame) -> str: ...
+
+    @overload
+    def write_frame(self, dataset: str, *, frame: pd.DataFrame, key: str = "data.csv") -> str: ...
+
+    def write_frame(self, dataset: str, *args: Any, **kwargs: Any) -> str:
+        """Write a DataFrame as CSV (rows counted): ``write_frame(dataset, key, frame)``.
+
+        Like every write, the key comes before the data (``write_bytes(dataset, key,
+        data)``, ``write_json(dataset, key, value)``); ``write_frame(dataset, frame=df)``
+        writes ``data.csv``. The old order ``write_frame(dataset, frame, key=...)`` still
+        works and warns (``DeprecationWarning``) until the next minor release.
+        """
+        key, frame = _frame_args(args, kwargs)
         uri = self.write_bytes(dataset, key, frame.to_csv(index=False).encode("utf-8"))
         self.meter.rows_written += len(frame)
         return uri

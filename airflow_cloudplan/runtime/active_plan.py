@@ -190,20 +190,38 @@ def _settings_from(
             "instance_type": option.instance_type,
             "option": option.id,
         }
-    ratio = otel.get("trace_sampling") or otel.get("sampling_ratio") or otel.get("sampler_arg")
-    return StageRuntimeSettings(
-        signals=_parse_signals(otel["signals"], plan_cache) if "signals" in otel
-        else MINIMAL_SIGNALS,
-        trace_sampling=float(ratio) if ratio is not None else 1.0,
-        detail=otel.get("detail", "minimal"),
-        plan_version=otel.get("plan_version") or version,
+    base = StageRuntimeSettings(
+        plan_version=version,
         placement=placement,
         access=option.access if option else AccessStrategy.DIRECT,
         partition=option.region if option else None,
-        span_attributes={
-            k.removeprefix("attr."): v for k, v in otel.items() if k.startswith("attr.")
-        },
         role_arn=task.role_arn,
         data_copies=dict(task.data_copies),
         source=str(plan_cache),
     )
+    return with_task_otel(base, otel, plan_cache)
+
+
+def with_task_otel(settings: StageRuntimeSettings, otel: dict[str, str],
+                   source: Path) -> StageRuntimeSettings:
+    """``settings`` with the telemetry of a task's ``otel`` settings applied.
+
+    Used for the plan's per-task ``otel`` and for ``task.cloudplan_otel``, which the
+    cluster policy sets when the worker re-parses the DAG (it wins over the file read at
+    run time: it is what this task was parsed with).
+    """
+    ratio = otel.get("trace_sampling") or otel.get("sampling_ratio") or otel.get("sampler_arg")
+    update: dict[str, Any] = {
+        "span_attributes": {
+            k.removeprefix("attr."): v for k, v in otel.items() if k.startswith("attr.")
+        },
+    }
+    if "signals" in otel:
+        update["signals"] = _parse_signals(otel["signals"], source)
+    if ratio is not None:
+        update["trace_sampling"] = float(ratio)
+    if "detail" in otel:
+        update["detail"] = otel["detail"]
+    if otel.get("plan_version"):
+        update["plan_version"] = otel["plan_version"]
+    return StageRuntimeSettings.model_validate({**settings.model_dump(), **update})

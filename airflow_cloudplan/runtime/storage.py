@@ -1,7 +1,9 @@
-"""Object storage under one interface: S3 (via boto3) and the local filesystem.
+"""Object storage under one interface: the local filesystem, S3 (boto3) and fsspec.
 
-URIs are ``s3://bucket/key``, ``file:///abs/path`` or a plain path. The data-access layer
-only ever deals in whole objects (get/put/list/stat), which is what both stores do well.
+URIs are ``s3://bucket/key``, ``file:///abs/path``, a plain path, or any scheme
+:mod:`airflow_cloudplan.runtime.schemes` serves through fsspec (``gs://``, ``abfs://``).
+The data-access layer only ever deals in whole objects (get/put/list/stat), which is what
+every store does well. ``put`` returns the location actually written.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from airflow_cloudplan.runtime.schemes import (
+    LOCAL_SCHEMES,
+    FsspecStore,
+    UnsupportedSchemeError,
+    scheme_of,
+    uri_problem,
+    written_local_uri,
+)
+
 
 class ObjectStore(Protocol):
     """What the data-access layer needs from a store."""
@@ -19,8 +30,8 @@ class ObjectStore(Protocol):
     def get(self, uri: str) -> bytes:
         """The object's bytes (``FileNotFoundError`` when absent)."""
 
-    def put(self, uri: str, data: bytes) -> None:
-        """Create or replace the object."""
+    def put(self, uri: str, data: bytes) -> str:
+        """Create or replace the object; returns the URI actually written."""
 
     def list(self, prefix_uri: str) -> list[str]:
         """URIs of the objects under a prefix, sorted."""
@@ -52,6 +63,11 @@ def local_path(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
 
 
+def is_local(uri: str) -> bool:
+    """True for plain paths and ``file://`` URIs."""
+    return scheme_of(uri) in LOCAL_SCHEMES
+
+
 class LocalStore:
     """The local filesystem; writes go to a temp file then ``os.replace`` (atomic)."""
 
@@ -59,13 +75,14 @@ class LocalStore:
         """Read a whole file."""
         return local_path(uri).read_bytes()
 
-    def put(self, uri: str, data: bytes) -> None:
-        """Write atomically so readers never see half an object."""
+    def put(self, uri: str, data: bytes) -> str:
+        """Write atomically so readers never see half an object; returns the absolute URI."""
         path = local_path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        return written_local_uri(uri)
 
     def list(self, prefix_uri: str) -> list[str]:
         """Files under a directory prefix (hidden temp files excluded)."""
@@ -109,10 +126,11 @@ class S3Store:
             raise FileNotFoundError(uri) from exc
         return body
 
-    def put(self, uri: str, data: bytes) -> None:
-        """PutObject."""
+    def put(self, uri: str, data: bytes) -> str:
+        """PutObject; returns the URI written."""
         bucket, key = split_s3(uri)
         self.client.put_object(Bucket=bucket, Key=key, Body=data)
+        return f"s3://{bucket}/{key}"
 
     def list(self, prefix_uri: str) -> list[str]:
         """ListObjectsV2 over every page."""
@@ -140,17 +158,26 @@ class S3Store:
 
 
 class StoreRouter:
-    """Picks the store for a URI; the S3 store is created only if an S3 URI is used."""
+    """Picks the store for a URI by its scheme; remote stores are created on first use."""
 
     def __init__(self, s3_client_factory: Callable[[], Any] | None = None) -> None:
         self.local = LocalStore()
         self._s3_factory = s3_client_factory
         self._s3: S3Store | None = None
+        self._fsspec: dict[str, FsspecStore] = {}
 
     def for_uri(self, uri: str) -> ObjectStore:
-        """The store that serves this URI."""
-        if not is_s3(uri):
+        """The store that serves this URI; an unsupported scheme is refused, never guessed."""
+        scheme = scheme_of(uri)
+        if scheme in LOCAL_SCHEMES:
             return self.local
+        if scheme != "s3":
+            problem = uri_problem(uri, dataset=uri, where="uri")
+            if problem is not None:
+                raise UnsupportedSchemeError(f"no store serves {uri!r}", [problem])
+            if scheme not in self._fsspec:
+                self._fsspec[scheme] = FsspecStore(scheme)
+            return self._fsspec[scheme]
         if self._s3 is None:
 
             def default_factory() -> Any:

@@ -23,6 +23,8 @@ class CachedPlan(Frozen):
 
     version: str
     airflow: AirflowSettings
+    unserved_queues: tuple[str, ...] = ()
+    """Planned Celery queues with no live consumer at apply time: left unchanged."""
 
 
 class ActivePlanCache(Frozen):

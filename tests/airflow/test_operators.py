@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime
@@ -14,6 +14,7 @@ import pytest
 
 from airflow_cloudplan.errors import SpecError
 from airflow_cloudplan.runtime.audit import AccessOutcome, JsonlAuditStore
+from tests.airflow.stage_runs import run_in_memory_dag, states, xcoms
 
 # Airflow's in-process execution API imports starlette's TestClient, which warns about
 # httpx on import (a dependency-stack warning, not ours).
@@ -37,60 +38,24 @@ def test_importing_the_operators_loads_no_heavy_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
-@pytest.fixture
-def cloudplan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Private [cloudplan] audit store, plan cache, cache and replica roots."""
-    for option, value in {"audit_store": tmp_path / "audit.jsonl",
-                          "plan_cache": tmp_path / "active-plan.json",
-                          "plan_store": tmp_path / "plans",
-                          "cache_root": tmp_path / "cache",
-                          "replica_root": tmp_path / "replicas"}.items():
-        monkeypatch.setenv(f"AIRFLOW__CLOUDPLAN__{option.upper()}", str(value))
-    return tmp_path
-
-
 def _xcom(airflow_db: Path, dag_id: str, key: str) -> dict[str, Any]:
-    with sqlite3.connect(airflow_db / "airflow.db") as db:
-        rows = db.execute(
-            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = ?", (dag_id, key)
-        ).fetchall()
-    return {task: json.loads(v) if isinstance(v, str | bytes) else v for task, v in rows}
-
-
-def run_in_memory_dag(dag: Any) -> Any:
-    """``dag.test()`` for a DAG built in the test (not in the dags folder).
-
-    ``dag.test()`` looks the DAG up in the configured bundles; writing its serialised
-    form to the metadata DB first (as the DAG processor would) lets it run as is.
-    """
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    DagBundlesManager().sync_bundles_to_db()
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(),
-            session=session,
-        )
-    return dag.test()
+    return xcoms(dag_id, key)
 
 
 def _states(run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    return states(run)
 
 
 def write_numbers(ctx: Any, count: int) -> int:
     import pandas as pd
 
-    ctx.data.write_frame("numbers", pd.DataFrame({"n": range(int(count))}))
+    ctx.data.write_frame("numbers", "data.csv", pd.DataFrame({"n": range(int(count))}))
     return int(count)
 
 
 def double_numbers(ctx: Any) -> int:
     frame = ctx.data.read_frame("numbers")
-    ctx.data.write_frame("doubled", frame * 2)
+    ctx.data.write_frame("doubled", "data.csv", frame * 2)
     return int(frame["n"].sum() * 2)
 
 
@@ -187,7 +152,9 @@ def test_wrapping_an_existing_operator_keeps_its_place_and_behaviour(
         wrapped >> EmptyOperator(task_id="end")
 
     assert dag.task_dict["export"] is wrapped and len(dag.task_dict) == 3
-    assert (wrapped.retries, wrapped.trigger_rule, wrapped.stage) == (2, "all_done", "export")
+    assert (wrapped.retries, wrapped.trigger_rule) == (2, "all_done")
+    assert wrapped.cloudplan_stage.declaration(task_id="export", dag_id=dag.dag_id).stage == (
+        "export")
     assert wrapped.upstream_task_ids == {"start"} and wrapped.downstream_task_ids == {"end"}
     run = run_in_memory_dag(dag)
     assert _states(run) == {"start": "success", "export": "success", "end": "success"}
@@ -201,6 +168,8 @@ def test_bundled_example_dag_with_one_operator_wrapped_runs(
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.providers.standard.example_dags import example_bash_operator
+
+    from airflow_cloudplan.airflow.operators import is_stage
 
     source = Path(example_bash_operator.__file__).read_text()
     original = "    run_this = BashOperator(\n"
@@ -222,7 +191,8 @@ def test_bundled_example_dag_with_one_operator_wrapped_runs(
     bag = DagBag(dag_folder=str(folder))
     assert bag.import_errors == {}
     dag = bag.get_dag("example_bash_operator")
-    assert type(dag.task_dict["run_after_loop"]).__name__ == "StageOperator"
+    assert is_stage(dag.task_dict["run_after_loop"])
+    assert type(dag.task_dict["run_after_loop"]).__name__ == "BashOperator"
     run = run_in_memory_dag(dag)
     assert _states(run)["run_after_loop"] == "success"
     assert all(s in {"success", "skipped"} for s in _states(run).values())
@@ -293,3 +263,60 @@ def test_validate_operator_checks_its_arguments() -> None:
                              expectations=[{"type": "expect_x"}], reads={"model": "/m"})
         with pytest.raises(SpecError, match="always kind 'train'"):
             TrainOperator(task_id="t", pipeline="demo", kind="serve", python_callable=print)
+
+
+def write_report(ctx: Any) -> str:
+    return ctx.data.write_bytes("reports", "out.txt", b"report")
+
+
+def test_an_unserved_scheme_fails_the_task_and_writes_nothing_locally(
+    airflow_db: Path, cloudplan_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    pytest.importorskip("fsspec")
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here: gs:// would be served")
+    monkeypatch.chdir(tmp_path)
+    with DAG("cp_ops_gs", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        TransformOperator(task_id="export", pipeline="demo", python_callable=write_report,
+                          writes={"reports": "gs://bucket/reports/"}, retries=2)
+    run = run_in_memory_dag(dag)
+    assert _states(run) == {"export": "failed"}  # at once: retrying cannot install gcsfs
+    assert not (tmp_path / "gs:").exists()
+    audit = cloudplan_home / "audit.jsonl"
+    assert not audit.exists() or JsonlAuditStore(audit).records() == []
+
+
+def test_an_unknown_scheme_is_refused_when_the_dag_is_parsed() -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    with DAG("cp_ops_scheme", schedule=None), pytest.raises(SpecError) as err:
+        TransformOperator(task_id="export", pipeline="demo", python_callable=write_report,
+                          writes={"reports": "hdfs://cluster/reports/"})
+    assert "dataset 'reports'" in str(err.value) and "s3://" in str(err.value)
+
+
+def test_stages_read_the_otel_settings_the_policy_set_on_the_task(
+    airflow_db: Path, cloudplan_home: Path, otel: tuple[Any, Any]
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_cloudplan.airflow.operators import TransformOperator
+
+    exporter, _ = otel
+    with DAG("cp_ops_task_otel", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        task = TransformOperator(task_id="t", pipeline="demo", python_callable=lambda ctx: 1)
+    task.cloudplan_otel = {"plan_version": "v9", "attr.team": "ml", "detail": "full"}
+    run = run_in_memory_dag(dag)
+    assert _states(run) == {"t": "success"}
+    (span,) = [s for s in exporter.get_finished_spans()
+               if s.attributes.get("airflow.dag_id") == "cp_ops_task_otel"
+               and s.name == "cloudplan.stage.t"]
+    assert (span.attributes["team"], span.attributes["cloudplan.plan.version"]) == ("ml", "v9")
+    assert _xcom(airflow_db, "cp_ops_task_otel", "cloudplan_stage_metrics")["t"][
+        "plan_version"] == "v9"

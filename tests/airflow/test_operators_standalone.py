@@ -5,7 +5,9 @@ Tasks run in forked task-SDK processes (the ORM is blocked there), so this prove
 operators work as deployed: every task succeeds, stage spans reach an in-process OTLP/HTTP
 receiver inside Airflow's own trace (each ``cloudplan.stage.<task>`` span is a child of
 Airflow's ``worker.<task>`` span), every declared access is audited, an undeclared access
-fails its task, and the stage metrics are readable from the metadata DB with SQL.
+fails its task, and the stage metrics are readable from the metadata DB with SQL. A
+deferrable standard-provider sensor made a stage defers to Airflow's real triggerer and
+resumes into its own ``execute_complete``; its stage telemetry covers the whole run.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ with DAG("cp_undeclared_access", schedule=None, start_date=datetime(2025, 1, 1))
     TransformOperator(task_id="sneak", pipeline="demo", python_callable=sneak,
                       reads={"numbers": "/nonexistent/numbers"})
 '''
+
+DEFERRED_DAG = '''
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow_cloudplan.airflow.operators import as_stage
+
+with DAG("cp_deferred_stage", schedule=None, start_date=datetime(2025, 1, 1)):
+    as_stage(DateTimeSensorAsync(
+        task_id="wait",
+        target_time="{{ (macros.datetime.now(macros.dateutil.tz.UTC)"
+                    " + macros.timedelta(seconds=8)).isoformat() }}"),
+        pipeline="demo", kind="ingest")
+'''
+DAG_IDS = ("example_ml_pipeline", "cp_undeclared_access", "cp_deferred_stage")
 
 
 class OtlpReceiver:
@@ -101,6 +118,9 @@ class OtlpReceiver:
                             "span_id": s.span_id.hex(),
                             "parent_span_id": s.parent_span_id.hex(),
                             "attributes": {a.key: value(a.value) for a in s.attributes},
+                            "links": [link.span_id.hex() for link in s.links],
+                            "start": s.start_time_unix_nano,
+                            "end": s.end_time_unix_nano,
                         })
 
     def __enter__(self) -> OtlpReceiver:
@@ -150,6 +170,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     dags.mkdir()
     shutil.copy(REPO / "dags" / "example_ml_pipeline.py", dags)
     (dags / "cp_undeclared_access.py").write_text(UNDECLARED_DAG)
+    (dags / "cp_deferred_stage.py").write_text(DEFERRED_DAG)
     port = free_port()
     with OtlpReceiver() as receiver:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OTEL_"))}
@@ -181,11 +202,11 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         try:
             _wait("the API server", lambda: _healthy(port), 240, proc, log)
             db = home / "airflow.db"
-            _wait("both DAGs parsed", lambda: len(_sql(
-                db, "SELECT dag_id FROM dag WHERE dag_id IN "
-                "('example_ml_pipeline', 'cp_undeclared_access')")) == 2, 180, proc, log)
+            _wait("the DAGs parsed", lambda: len(_sql(
+                db, f"SELECT dag_id FROM dag WHERE dag_id IN {DAG_IDS}")) == len(DAG_IDS),
+                180, proc, log)
             runs: dict[str, str] = {}
-            for dag_id in ("example_ml_pipeline", "cp_undeclared_access"):
+            for dag_id in DAG_IDS:
                 subprocess.run([airflow, "dags", "unpause", dag_id], env=env, check=True,
                                capture_output=True)
                 subprocess.run([airflow, "dags", "trigger", dag_id, "--run-id",
@@ -198,6 +219,9 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                       420, proc, log)
             _wait("stage spans", lambda: {s["name"] for s in receiver.spans}
                   >= {f"cloudplan.stage.{t}" for t in TASKS}, 60, proc, log)
+            _wait("both segments of the deferred stage", lambda: len(
+                [s for s in receiver.spans if s["name"] == "cloudplan.stage.wait"]) == 2,
+                60, proc, log)
             yield {"home": home, "db": db, "runs": runs, "spans": list(receiver.spans),
                    "log": log}
         finally:
@@ -259,3 +283,29 @@ def test_every_declared_access_is_audited_and_undeclared_access_fails(standalone
     assert state == ("failed",)
     refused = [r for r in records if r.outcome is AccessOutcome.REFUSED]
     assert [(r.dag_id, r.dataset) for r in refused] == [("cp_undeclared_access", "customers")]
+
+
+def test_a_deferrable_sensor_stage_resumes_from_the_real_triggerer_as_one_run(
+        standalone) -> None:
+    db, spans = standalone["db"], standalone["spans"]
+    run_id = standalone["runs"]["cp_deferred_stage"]
+    (state,) = _sql(db, "SELECT state FROM task_instance WHERE dag_id = 'cp_deferred_stage' "
+                    "AND task_id = 'wait'")
+    assert state == ("success",), standalone["log"].read_text()[-3000:]
+    first, last = sorted((s for s in spans if s["name"] == "cloudplan.stage.wait"),
+                         key=lambda s: s["start"])
+    workers = {s["span_id"]: s for s in spans if s["name"] == "worker.wait"}
+    assert first["attributes"]["cloudplan.outcome"] == "deferred"
+    assert last["attributes"]["cloudplan.outcome"] == "success"
+    assert last["links"] == [first["span_id"]]
+    # each segment is a child of the worker span of the process that ran it
+    assert {first["parent_span_id"], last["parent_span_id"]} <= set(workers)
+    assert first["parent_span_id"] != last["parent_span_id"]
+    assert len({first["trace_id"], last["trace_id"]}) == 1
+    ((value,),) = _sql(db, "SELECT value FROM xcom WHERE dag_id = 'cp_deferred_stage' AND "
+                       "run_id = ? AND key = 'cloudplan_stage_metrics'", run_id)
+    record = json.loads(value)
+    whole_s = (last["end"] - first["start"]) / 1e9
+    assert record["outcome"] == "success"
+    assert record["duration_s"] == pytest.approx(whole_s, abs=1.0)
+    assert record["suspended_s"] > 1.0

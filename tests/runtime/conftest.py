@@ -16,7 +16,8 @@ _MEMORY: dict[str, Any] = {}
 
 
 def memory_otel() -> tuple[Any, Any]:
-    """Install in-memory span exporter + metric reader as the global providers (once)."""
+    """Install in-memory span exporter + metric reader as the global providers (once),
+    configured as Airflow configures its own."""
     if not _MEMORY:
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
@@ -28,7 +29,14 @@ def memory_otel() -> tuple[Any, Any]:
         )
 
         exporter = InMemorySpanExporter()
-        provider = TracerProvider()
+        # The id generator Airflow's own provider uses ([traces] otel_on), so the task
+        # spans Airflow emits keep the span ids their trace carriers promised.
+        try:
+            from airflow._shared.observability.traces import OverrideableRandomIdGenerator
+
+            provider = TracerProvider(id_generator=OverrideableRandomIdGenerator())
+        except ImportError:
+            provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
         reader = InMemoryMetricReader()

@@ -31,7 +31,7 @@ def test_declared_read_write_list_are_audited_and_measured(
 ) -> None:
     _seed(tmp_path)
     frame = data_access.read_frame("raw", "part-0.csv")
-    data_access.write_frame("clean", frame)
+    data_access.write_frame("clean", "data.csv", frame)
     assert data_access.list_keys("raw") == ["part-0.csv"]
 
     assert (tmp_path / "data" / "clean" / "data.csv").read_text().startswith("a,b")
@@ -162,7 +162,7 @@ def test_s3_datasets_through_moto(tmp_path: Path, audit_store: JsonlAuditStore,
                             stores=StoreRouter(lambda: boto3.client("s3")))
         assert access.list_keys("raw", "day=1") == ["day=1/a.csv"]
         frame = access.read_frame("raw", "day=1/a.csv")
-        uri = access.write_frame("clean", frame, key="out.csv")
+        uri = access.write_frame("clean", "out.csv", frame)
         assert uri == "s3://lake/clean/out.csv"
         body = s3.get_object(Bucket="lake", Key="clean/out.csv")["Body"].read()
         assert body == b"x,y\n1,2\n"

@@ -40,7 +40,7 @@ def test_a_successful_run_is_traced_measured_published_and_logged(
 
     def work(ctx: StageContext) -> int:
         frame = ctx.data.read_frame("raw", "in.csv")
-        ctx.data.write_frame("clean", frame * 2)
+        ctx.data.write_frame("clean", "data.csv", frame * 2)
         ctx.metrics.record("quality", 0.9)
         return int(frame["a"].sum())
 

@@ -1,48 +1,46 @@
-"""``StageOperator``: run one pipeline stage instrumented, audited and measured.
+"""``StageOperator``: run a Python callable as a pipeline stage, instrumented and audited.
 
-It wraps the user's work — a Python callable taking a
-:class:`~airflow_cloudplan.runtime.stage.StageContext`, or an operator the user already
-has (``BashOperator``, a provider operator) whose ``execute`` it calls unchanged — and
-declares the stage once: pipeline, stage name, kind, datasets read/written, sensitivity,
-SLO. ``execute`` only gathers Airflow things (config, connection, context) and calls
-:func:`~airflow_cloudplan.runtime.stage.run_stage`; everything else is the core's.
+The callable receives the :class:`~airflow_cloudplan.runtime.stage.StageContext` first,
+then ``op_args``, then keyword arguments the way ``PythonOperator`` passes them:
+``op_kwargs`` merged over Airflow's context (``ti``, ``ds``, ``params``, …), filtered to
+the parameters it names (all of them when it takes ``**kwargs``)::
 
-Wrapping an existing operator needs no other change to the DAG::
+    def clean(stage, day, ti):            # stage: StageContext; ti from Airflow's context
+        frame = stage.data.read_frame("raw_events", f"{day}.csv")
+        stage.data.write_frame("clean_events", "data.csv", frame.drop_duplicates())
 
-    run_this = StageOperator(
-        pipeline="nightly", stage="export", kind="transform",
-        operator=BashOperator(task_id="run_after_loop", bash_command="echo 1"),
-    )
+    TransformOperator(task_id="clean", python_callable=clean, op_kwargs={"day": "{{ ds }}"},
+                      reads={"raw_events": "s3://lake/raw/"},
+                      writes={"clean_events": "s3://lake/clean/"})
 
-The inner operator is taken out of the DAG (it was registered when it was created) and
-the stage operator takes its place: same task id, same task group, same dependencies,
-same retries/pool/queue/trigger rule and the like unless given explicitly.
+An operator the DAG already has becomes a stage with
+:func:`~airflow_cloudplan.airflow.operators.wrap.as_stage` (in place; nothing about the
+task changes). ``StageOperator(operator=existing, ...)`` is the older spelling of the same
+thing and returns ``existing``, turned into a stage.
+
+``execute`` only gathers Airflow things and calls the core through
+:func:`~airflow_cloudplan.airflow.operators.execution.run_task_stage`.
 """
 
 from __future__ import annotations
 
-import getpass
+import inspect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_cloudplan.airflow.operators.spec import STAGE_ARGUMENTS, StageSpec, dag_id_of
 from airflow_cloudplan.errors import Problem, SpecError
-from airflow_cloudplan.model.workload import STAGE_METRICS_XCOM_KEY, Criticality, StageKind
-from airflow_cloudplan.runtime.declaration import (
-    DatasetsArg,
-    DeclaredDataset,
-    StageDeclaration,
-    declared_datasets,
-)
+from airflow_cloudplan.model.workload import Criticality, StageKind
+from airflow_cloudplan.runtime.declaration import DatasetsArg, StageDeclaration
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_cloudplan.model.workload import StageRunMetrics
     from airflow_cloudplan.runtime.stage import StageContext
 
-INHERITED_FROM_WRAPPED = (
+SETTABLE_ON_WRAPPED = (
     "owner", "email", "email_on_retry", "email_on_failure", "retries", "retry_delay",
     "retry_exponential_backoff", "max_retry_delay", "depends_on_past",
     "wait_for_downstream", "ignore_first_depends_on_past", "trigger_rule", "pool",
@@ -50,22 +48,58 @@ INHERITED_FROM_WRAPPED = (
     "do_xcom_push", "multiple_outputs", "doc_md", "doc", "executor", "executor_config",
     "max_active_tis_per_dag", "max_active_tis_per_dagrun", "on_execute_callback",
     "on_failure_callback", "on_success_callback", "on_retry_callback",
-    "on_skipped_callback", "task_display_name", "inlets", "outlets",
+    "on_skipped_callback", "inlets", "outlets",
 )
-"""Task attributes the stage operator takes over from a wrapped operator."""
+"""Task settings ``StageOperator(operator=..., <setting>=...)`` still sets on the task."""
+
+
+def _wrap_existing(cls: type[StageOperator], operator: Any, kwargs: dict[str, Any]) -> Any:
+    """``StageOperator(operator=existing, ...)``: turn ``existing`` into a stage in place."""
+    from airflow.sdk import TriggerRule
+
+    from airflow_cloudplan.airflow.operators.wrap import as_stage
+
+    stage_args = {k: kwargs.pop(k) for k in STAGE_ARGUMENTS if k in kwargs}
+    if cls.stage_kind is not None:
+        given = stage_args.get("kind")
+        if given is not None and StageKind(given) is not cls.stage_kind:
+            raise SpecError(f"task {getattr(operator, 'task_id', '?')!r}: invalid stage kind",
+                            [Problem(f"{cls.__name__} is always kind {cls.stage_kind.value!r}",
+                                     hint="drop kind= or use the matching operator")])
+        stage_args["kind"] = cls.stage_kind
+    task_id = kwargs.pop("task_id", None)
+    own_id = str(getattr(operator, "task_id", task_id))
+    if task_id is not None and task_id not in (own_id, own_id.rsplit(".", 1)[-1]):
+        raise SpecError(f"task {task_id!r}: a wrapped operator keeps its own task id",
+                        [Problem(f"the operator's task id is {operator.task_id!r}",
+                                 hint="rename the operator you wrap, not the stage")])
+    unknown = sorted(k for k in kwargs if k not in SETTABLE_ON_WRAPPED)
+    if unknown:
+        raise SpecError(f"{cls.__name__}(operator=...) cannot take {unknown}", [Problem(
+            message=f"{unknown} configure {cls.__name__}'s own work, which a wrapped "
+            "operator does not run", hint="run that work in a separate task, or give a "
+            "python_callable instead of operator=")])
+    if "kind" not in stage_args:
+        raise SpecError("StageOperator(operator=...) needs kind=", [Problem(
+            message="the stage kind is missing", hint="pass kind='transform' (or another)")])
+    as_stage(operator, **stage_args)
+    for name, value in kwargs.items():
+        setattr(operator, name, TriggerRule(value) if name == "trigger_rule" else value)
+    return operator
 
 
 class StageOperator(BaseOperator):
-    """Run a pipeline stage: the user's callable or operator, instrumented and audited.
+    """Run a pipeline stage: the user's callable, instrumented, audited and measured.
 
-    :param pipeline: pipeline name (as in the pipeline spec)
-    :param stage: stage name in the spec (default: the task id)
+    :param pipeline: pipeline name (as in the pipeline spec; default: the DAG id)
+    :param stage: stage name in the spec (default: the full task id, group prefix included)
     :param kind: stage kind; fixed by the per-kind subclasses
-    :param python_callable: ``f(stage_ctx, *op_args, **op_kwargs)``; reads and writes its
-        data through ``stage_ctx.data``
-    :param operator: an existing operator to run unchanged instead of a callable
-    :param reads: datasets the stage reads, ``{"name": "uri"}`` (templated)
-    :param writes: datasets the stage writes, ``{"name": "uri"}`` (templated)
+    :param python_callable: ``f(stage_ctx, *op_args, **kwargs)``; reads and writes its data
+        through ``stage_ctx.data``; keyword arguments as ``PythonOperator`` passes them
+    :param operator: an existing operator to turn into a stage instead (returns it; see
+        :func:`~airflow_cloudplan.airflow.operators.wrap.as_stage`)
+    :param reads: datasets the stage reads, ``{"name": "uri"}`` or a list (templated)
+    :param writes: datasets the stage writes, ``{"name": "uri"}`` or a list (templated)
     :param sensitivity: overrides the most sensitive class of its datasets
     :param slo: ``StageSLO`` or its dict (``p95_ms``, ``deadline_minutes``, ``availability``)
     :param aws_conn_id: connection with the stage's scoped credentials for ``s3://`` data
@@ -81,14 +115,21 @@ class StageOperator(BaseOperator):
     stage_kind: ClassVar[StageKind | None] = None
     requires_work: ClassVar[bool] = True
 
+    def __new__(cls, *args: Any, operator: Any = None, **kwargs: Any) -> StageOperator:
+        """A new stage operator — or, with ``operator=``, that operator made a stage."""
+        if operator is not None:
+            # Not an instance of cls, so Python does not call __init__ on it.
+            wrapped: StageOperator = _wrap_existing(cls, operator, kwargs)
+            return wrapped
+        return super().__new__(cls)
+
     def __init__(
         self,
         *,
-        pipeline: str,
+        pipeline: str | None = None,
         stage: str | None = None,
         kind: StageKind | str | None = None,
         python_callable: Callable[..., Any] | None = None,
-        operator: BaseOperator | None = None,
         reads: DatasetsArg = None,
         writes: DatasetsArg = None,
         sensitivity: str | None = None,
@@ -101,163 +142,88 @@ class StageOperator(BaseOperator):
         cache_ttl_s: float = 3600.0,
         **kwargs: Any,
     ) -> None:
-        if operator is not None:
-            kwargs = self._adopt(operator, kwargs)
         super().__init__(**kwargs)
-        if operator is not None:
-            self.upstream_task_ids.update(operator.upstream_task_ids)
-            self.downstream_task_ids.update(operator.downstream_task_ids)
-        self.pipeline = pipeline
-        self.stage = stage or self.task_id.rsplit(".", 1)[-1]
-        self.kind = self._resolve_kind(kind)
         self.python_callable = python_callable
-        self.operator = operator
-        self._validate_work(python_callable, operator)
-        reads_decl = declared_datasets(reads, where=f"{self.task_id}.reads")
-        writes_decl = declared_datasets(writes, where=f"{self.task_id}.writes")
-        self.reads: dict[str, str] = {d.name: d.uri for d in reads_decl}
-        self.writes: dict[str, str] = {d.name: d.uri for d in writes_decl}
-        self.dataset_sensitivity = {d.name: d.sensitivity for d in (*reads_decl, *writes_decl)}
+        self.cloudplan_stage = StageSpec.build(
+            task_id=self.task_id, dag_id=dag_id_of(self), kind=kind,
+            fixed_kind=type(self).stage_kind, owner=type(self).__name__, pipeline=pipeline,
+            stage=stage, reads=reads, writes=writes, sensitivity=sensitivity, slo=slo,
+            criticality=criticality, aws_conn_id=aws_conn_id, identity=identity,
+            cache_ttl_s=cache_ttl_s,
+        )
+        self._validate_work(python_callable)
+        spec = self.cloudplan_stage
+        self.pipeline = pipeline
+        self.stage = spec.stage or self.task_id
+        self.kind = spec.kind
+        self.reads: dict[str, str] = dict(spec.reads)
+        self.writes: dict[str, str] = dict(spec.writes)
         self.sensitivity = sensitivity
         self.slo = slo
-        self.criticality = Criticality(criticality)
+        self.criticality = spec.criticality
         self.op_args = list(op_args or [])
         self.op_kwargs = dict(op_kwargs or {})
         self.aws_conn_id = aws_conn_id
         self.identity = identity
         self.cache_ttl_s = cache_ttl_s
-        self.declaration()  # fail at parse time, with the stage's name, not at run time
 
     # -- construction --------------------------------------------------------------------
-    @staticmethod
-    def _adopt(operator: BaseOperator, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Take the wrapped operator out of its DAG and inherit its task settings."""
-        kwargs = dict(kwargs)
-        task_id = operator.task_id
-        group = operator.task_group
-        if group is not None and group.node_id and group.prefix_group_id:
-            task_id = task_id[len(group.node_id) + 1 :]  # the group re-prefixes it
-        kwargs.setdefault("task_id", task_id)
-        for name in INHERITED_FROM_WRAPPED:
-            if name not in kwargs and hasattr(operator, name):
-                value = getattr(operator, name)
-                if value is not None and value not in ([], {}):
-                    kwargs[name] = value
-        dag = getattr(operator, "dag", None)
-        if dag is not None and operator.task_id in dag.task_dict:
-            dag._remove_task(operator.task_id)
-        return kwargs
-
-    def _resolve_kind(self, kind: StageKind | str | None) -> StageKind:
-        fixed = type(self).stage_kind
-        try:
-            if fixed is not None:
-                if kind is not None and StageKind(kind) is not fixed:
-                    raise ValueError(f"{type(self).__name__} is always kind {fixed.value!r}")
-                return fixed
-            if kind is None:
-                raise ValueError("StageOperator needs kind=")
-            return StageKind(kind)
-        except ValueError as exc:
-            raise SpecError(
-                f"task {self.task_id!r}: invalid stage kind",
-                [Problem(message=str(exc), path=f"{self.task_id}.kind",
-                         hint=f"use one of {[k.value for k in StageKind]} or the matching "
-                         "per-kind operator (IngestOperator, TrainOperator, ...)")],
-            ) from exc
-
-    def _validate_work(
-        self, python_callable: Callable[..., Any] | None, operator: BaseOperator | None
-    ) -> None:
-        problem: str | None = None
-        if python_callable is not None and operator is not None:
-            problem = "give python_callable or operator, not both"
-        elif python_callable is None and operator is None and type(self).requires_work:
-            problem = "give the stage's work: python_callable=... or operator=..."
+    def _validate_work(self, python_callable: Callable[..., Any] | None) -> None:
+        problem: Problem | None = None
+        where = self.task_id
+        if python_callable is None and type(self).requires_work:
+            problem = Problem(
+                "give the stage's work: python_callable=... or operator=...", path=where,
+                hint="wrap an operator the DAG has with as_stage(task, kind=...)")
         elif python_callable is not None and not callable(python_callable):
-            problem = f"python_callable is not callable (got {type(python_callable).__name__})"
-        elif operator is not None and not isinstance(operator, BaseOperator):
-            problem = f"operator must be an Airflow operator (got {type(operator).__name__})"
+            problem = Problem(
+                f"python_callable is not callable (got {type(python_callable).__name__})",
+                path=where, hint="pass a function")
+        elif python_callable is not None and not _takes_stage_context(python_callable):
+            name = getattr(python_callable, "__name__", "python_callable")
+            problem = Problem(f"{name} takes no argument for the StageContext", path=where,
+                              hint=f"define it as def {name}(stage, ...): the first "
+                              "argument receives the StageContext")
         if problem:
-            raise SpecError(f"task {self.task_id!r}: no valid stage work",
-                            [Problem(message=problem, path=f"{self.task_id}")])
+            raise SpecError(f"task {self.task_id!r}: no valid stage work", [problem])
 
     def declaration(self) -> StageDeclaration:
         """The stage's declaration from the (possibly rendered) operator fields."""
-        try:
-            return StageDeclaration(
-                pipeline=self.pipeline,
-                stage=self.stage,
-                kind=self.kind,
-                reads=self._declared(self.reads),
-                writes=self._declared(self.writes),
-                sensitivity=self.sensitivity,
-                slo=self.slo if self.slo is not None else {},
-                criticality=self.criticality,
-            )
-        except ValueError as exc:
-            raise SpecError(
-                f"task {self.task_id!r}: invalid stage declaration",
-                [Problem(message=str(exc).replace("\n", " "), path=self.task_id,
-                         hint="names are lower-case snake_case; slo takes p95_ms, "
-                         "deadline_minutes, availability")],
-            ) from exc
-
-    def _declared(self, datasets: Mapping[str, str]) -> tuple[DeclaredDataset, ...]:
-        return tuple(
-            DeclaredDataset(name=n, uri=str(u),
-                            sensitivity=self.dataset_sensitivity.get(n, "internal"))
-            for n, u in datasets.items()
-        )
+        return self.cloudplan_stage.declaration(
+            task_id=self.task_id, dag_id=dag_id_of(self),
+            reads=self.reads, writes=self.writes)
 
     # -- execution -----------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        """Validate, run the stage through the core, push its metrics, return its result."""
-        from airflow_cloudplan.airflow.operators.runtime_wiring import stage_runtime
-        from airflow_cloudplan.runtime.stage import run_stage
+        """Run the stage through the core, push its metrics, return its result."""
+        from airflow_cloudplan.airflow.operators.execution import run_task_stage
 
-        decl = self.declaration()
-        wiring = stage_runtime(self, decl, context)
-        ti = context["ti"]
-
-        def publish(metrics: StageRunMetrics) -> None:
-            ti.xcom_push(key=STAGE_METRICS_XCOM_KEY, value=metrics.model_dump(mode="json"))
-
-        run = run_stage(
-            self.stage_work(context),
-            declaration=decl,
-            settings=wiring.settings,
-            data=wiring.data,
-            publish=publish,
-            airflow_context=context,
-            logger=self.log,  # type: ignore[arg-type]
-        )
-        return run.result
+        return run_task_stage(self, self.cloudplan_stage, context, self.stage_work(context),
+                              reads=self.reads, writes=self.writes,
+                              aws_conn_id=self.aws_conn_id)
 
     def stage_work(self, context: Context) -> Callable[[StageContext], Any]:
-        """The work to run: the callable, or the wrapped operator's ``execute``."""
-        if self.operator is not None:
-            return lambda _ctx: self._execute_wrapped(context)
+        """The work to run: the callable with the stage context and Airflow's kwargs."""
+        from airflow_cloudplan.airflow.operators.execution import callable_kwargs
+
         fn = self.python_callable
         if fn is None:  # subclasses with built-in work override this method
             raise SpecError(f"task {self.task_id!r} has no work to run")
-        return lambda ctx: fn(ctx, *self.op_args, **self.op_kwargs)
-
-    def _execute_wrapped(self, context: Context) -> Any:
-        from airflow.sdk.bases.operator import ExecutorSafeguard
-
-        inner = self.operator
-        assert inner is not None  # stage_work checked it
-        inner.render_template_fields(context)
-        sentinel = {f"{type(inner).__name__}__sentinel": ExecutorSafeguard.sentinel_value}
-        return inner.execute(context, **sentinel)
+        kwargs = callable_kwargs(fn, self.op_args, self.op_kwargs, context)
+        return lambda ctx: fn(ctx, *self.op_args, **kwargs)
 
     def on_kill(self) -> None:
-        """Pass a kill on to the wrapped operator (e.g. a Bash subprocess)."""
-        if self.operator is not None:
-            self.operator.on_kill()
+        """Close a running stage as killed."""
+        from airflow_cloudplan.airflow.operators.execution import kill_running_stage
 
-    @property
-    def identity_for_audit(self) -> str:
-        """The identity to audit when no connection is involved."""
-        return self.identity or f"local:{getpass.getuser()}"
+        kill_running_stage(self)
+
+
+def _takes_stage_context(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in positional for p in params)

@@ -6,6 +6,7 @@ module is imported only inside ``execute``.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,11 @@ from airflow_cloudplan.airflow.hooks import StageCredentialsHook
 from airflow_cloudplan.airflow.settings import location_option
 from airflow_cloudplan.model.plan import PlanResult
 from airflow_cloudplan.runtime.access import AccessPlan, DataAccess, RunRef
-from airflow_cloudplan.runtime.active_plan import StageRuntimeSettings, stage_settings
+from airflow_cloudplan.runtime.active_plan import (
+    StageRuntimeSettings,
+    stage_settings,
+    with_task_otel,
+)
 from airflow_cloudplan.runtime.audit import open_audit_store
 from airflow_cloudplan.runtime.declaration import StageDeclaration
 from airflow_cloudplan.runtime.storage import StoreRouter, is_s3
@@ -22,7 +27,7 @@ from airflow_cloudplan.runtime.storage import StoreRouter, is_s3
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_cloudplan.airflow.operators.base import StageOperator
+    from airflow_cloudplan.airflow.operators.spec import StageSpec
 
 
 @dataclass(frozen=True)
@@ -56,30 +61,48 @@ def _run_ref(context: Context, task_id: str, dag_id: str) -> RunRef:
     )
 
 
-def stage_runtime(op: StageOperator, decl: StageDeclaration, context: Context) -> StageWiring:
+def planned_otel(task: Any) -> dict[str, str] | None:
+    """``task.cloudplan_otel`` as the cluster policy set it when the DAG was parsed.
+
+    A mapped task's expanded copy is built from the mapped operator, which is where the
+    policy put it.
+    """
+    otel = getattr(task, "cloudplan_otel", None)
+    if otel is None and getattr(task, "dag", None) is not None:
+        origin = task.dag.task_dict.get(task.task_id)
+        otel = getattr(origin, "cloudplan_otel", None)
+    return dict(otel) if otel else None
+
+
+def stage_runtime(task: Any, spec: StageSpec, decl: StageDeclaration, context: Context,
+                  aws_conn_id: str) -> StageWiring:
     """Read the active plan, open the audit store, build the stage's data-access layer."""
-    dag_id = op.dag_id
+    dag_id = task.dag_id
     plan_cache = location_option("plan_cache")
+    cache_file = plan_cache if isinstance(plan_cache, Path) else None
     settings = stage_settings(
-        plan_cache if isinstance(plan_cache, Path) else None,
-        pipeline=decl.pipeline, stage=decl.stage, dag_id=dag_id, task_id=op.task_id,
-        plan_loader=load_stored_plan,
+        cache_file, pipeline=decl.pipeline, stage=decl.stage, dag_id=dag_id,
+        task_id=task.task_id, plan_loader=load_stored_plan,
     )
-    hook = StageCredentialsHook(op.aws_conn_id)
+    otel = planned_otel(task)
+    if otel:
+        settings = with_task_otel(settings, otel, cache_file or Path("task.cloudplan_otel"))
+    hook = StageCredentialsHook(aws_conn_id)
     uses_s3 = any(is_s3(d.uri) for d in (*decl.reads, *decl.writes))
     audit_uri = str(location_option("audit_store"))
     audit = open_audit_store(audit_uri, s3_client_factory=hook.s3_client_factory())
-    identity = op.identity or (hook.identity() if uses_s3 else op.identity_for_audit)
+    identity = spec.identity or (hook.identity() if uses_s3
+                                 else f"local:{getpass.getuser()}")
     access = AccessPlan(
         strategy=settings.access,
         region=settings.partition,
         cache_root=str(location_option("cache_root")),
-        cache_ttl_s=op.cache_ttl_s,
+        cache_ttl_s=spec.cache_ttl_s,
         replica_root=str(location_option("replica_root")),
     )
     data = DataAccess(
         decl,
-        _run_ref(context, op.task_id, dag_id),
+        _run_ref(context, task.task_id, dag_id),
         identity=identity,
         audit=audit,
         plan=access,

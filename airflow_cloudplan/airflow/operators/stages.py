@@ -103,7 +103,7 @@ class ValidateOperator(StageOperator):
 
     def stage_work(self, context: Context) -> Callable[[StageContext], Any]:
         """Run the user's callable (if any), then the suite, then the thresholds."""
-        user = super().stage_work(context) if self.python_callable or self.operator else None
+        user = super().stage_work(context) if self.python_callable else None
 
         def validate(ctx: StageContext) -> dict[str, Any]:
             from airflow_cloudplan.runtime.validation import (
