@@ -174,3 +174,30 @@ def test_s3_datasets_through_moto(tmp_path: Path, audit_store: JsonlAuditStore,
         ("s3://lake/clean/out.csv", AccessOutcome.ALLOWED),
         ("s3://lake/raw/missing.csv", AccessOutcome.FAILED),
     ]
+
+
+@pytest.mark.parametrize(("strategy", "via"), [
+    (AccessStrategy.SELECTIVE_REPLICATION, "replica"),
+    (AccessStrategy.PARTITIONED_LOCALITY, "partition"),
+    (AccessStrategy.REGIONAL_CACHE, "cache"),
+])
+def test_the_plans_copy_location_is_where_reads_are_filled_and_served(
+    tmp_path: Path, declaration: StageDeclaration, audit_store: JsonlAuditStore,
+    strategy: AccessStrategy, via: str,
+) -> None:
+    """With ``data_copies`` from the plan, the copy lives where IAM and audit expect it."""
+    _seed(tmp_path)
+    planned = tmp_path / "copies" / f"raw-{via}-eu-west-1"
+    plan = AccessPlan(strategy=strategy, region="eu-west-1",
+                      cache_root=str(tmp_path / "cache"), replica_root=str(tmp_path / "repl"),
+                      copies={"raw": str(planned)})
+    access = DataAccess(declaration, RunRef("dag", "transform", "run-1"),
+                        identity="local:test", audit=audit_store, plan=plan)
+    assert access.read_bytes("raw", "part-0.csv") == b"a,b\n1,2\n3,4\n"  # miss: home, filled
+    assert (planned / "part-0.csv").read_bytes() == b"a,b\n1,2\n3,4\n"
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "repl").exists()
+    access.read_bytes("raw", "part-0.csv")  # hit: served by the planned copy
+    uris = [(r.via, r.uri) for r in audit_store.records()]
+    assert uris[-1] == (via, str(planned / "part-0.csv"))
+    # the primary stays the dataset's own URI (no region=<r>/ prefix when the plan says)
+    assert uris[0][1] == str(tmp_path / "data" / "raw" / "part-0.csv")

@@ -87,10 +87,17 @@ def stage_runtime(task: Any, spec: StageSpec, decl: StageDeclaration, context: C
     otel = planned_otel(task)
     if otel:
         settings = with_task_otel(settings, otel, cache_file or Path("task.cloudplan_otel"))
-    hook = StageCredentialsHook(aws_conn_id)
+    # Data access runs as the stage's planned role (the connection's credentials assume it);
+    # the audit store is written with the connection's own identity, which the stage role
+    # is deliberately not granted.
+    hook = StageCredentialsHook(
+        aws_conn_id, role_arn=settings.role_arn,
+        session_name=f"cloudplan-{decl.pipeline}-{decl.stage}",
+    )
     uses_s3 = any(is_s3(d.uri) for d in (*decl.reads, *decl.writes))
     audit_uri = str(location_option("audit_store"))
-    audit = open_audit_store(audit_uri, s3_client_factory=hook.s3_client_factory())
+    audit = open_audit_store(
+        audit_uri, s3_client_factory=StageCredentialsHook(aws_conn_id).s3_client_factory())
     identity = spec.identity or (hook.identity() if uses_s3
                                  else f"local:{getpass.getuser()}")
     access = AccessPlan(
@@ -99,6 +106,7 @@ def stage_runtime(task: Any, spec: StageSpec, decl: StageDeclaration, context: C
         cache_root=str(location_option("cache_root")),
         cache_ttl_s=spec.cache_ttl_s,
         replica_root=str(location_option("replica_root")),
+        copies=dict(settings.data_copies),
     )
     data = DataAccess(
         decl,
