@@ -8,6 +8,7 @@ from airflow_cloudplan.runops import metrics
 from airflow_cloudplan.runtime import telemetry
 from airflow_cloudplan.runtime.active_plan import StageRuntimeSettings
 from airflow_cloudplan.runtime.declaration import StageDeclaration
+from airflow_cloudplan.runtime.outcome import Outcome
 from tests.runtime.conftest import memory_otel
 
 # The OTLP -> Prometheus names, written from the OpenTelemetry specification's
@@ -46,8 +47,10 @@ def test_operators_record_exactly_the_contract() -> None:
     settings = StageRuntimeSettings(signals=frozenset({Signal.METRICS}))
     run = StageRunMetrics(pipeline="contract", stage="serve", kind=StageKind.SERVE,
                           duration_s=12.5)
-    telemetry.record_stage_metrics(decl, settings, run, metrics.OUTCOME_FAILURE)
-    telemetry.record_stage_metrics(decl, settings, run, metrics.OUTCOME_SUCCESS)
+    # The SLO rules select on the contract's outcome labels; the operators count Outcome values.
+    assert (metrics.OUTCOME_FAILURE, metrics.OUTCOME_SUCCESS) == (Outcome.FAILURE, Outcome.SUCCESS)
+    telemetry.record_stage_metrics(decl, settings, run, Outcome.FAILURE)
+    telemetry.record_stage_metrics(decl, settings, run, Outcome.SUCCESS)
     telemetry.record_request(decl, settings, 0.12, "500")
     telemetry.record_request(decl, settings, 0.08, "200")
     recorded = _recorded()
